@@ -1,0 +1,199 @@
+"""Settings: one TOML file plus environment variables, every key in config.example.toml.
+
+`PARTNERBOT_CONFIG` names the TOML file; `PARTNERBOT_DATABASE_URL` selects the database;
+any other key is `PARTNERBOT_<SECTION>__<KEY>`. Invalid values stop start-up with a
+`ConfigError` that names the key.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the key."""
+
+
+class AppSection(BaseModel):
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh-CN"
+    undo_window_hours: int = Field(24, ge=0)
+    quiet_hours: str = "22:00-08:00"
+    merge_window_seconds: int = Field(60, ge=0)
+    invite_ttl_hours: int = Field(72, gt=0)
+    claim_protection_days: int = Field(90, gt=0)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, v: str) -> str:
+        if v not in ("zh-CN", "en"):
+            raise ValueError("must be zh-CN or en")
+        return v
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet(cls, v: str) -> str:
+        if v and not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", v):
+            raise ValueError("must look like 22:00-08:00, or be empty")
+        return v
+
+
+class DatabaseSection(BaseModel):
+    url: str = "sqlite:///partnerbot.db"
+    echo: bool = False
+    pool_size: int = Field(5, gt=0)
+    busy_timeout_ms: int = Field(5000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", v):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return v
+
+
+class WechatSection(BaseModel):
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = ""
+    aes_key: str = ""
+    api_base_url: str = "https://api.weixin.qq.com"
+    templates: dict[str, str] = {}
+
+    @field_validator("aes_key")
+    @classmethod
+    def _aes(cls, v: str) -> str:
+        if v and len(v) != 43:
+            raise ValueError("EncodingAESKey must be 43 characters")
+        return v
+
+
+class WecomSection(BaseModel):
+    corp_id: str = ""
+    agent_id: int = 0
+    secret: str = ""
+    token: str = ""
+    aes_key: str = ""
+    api_base_url: str = "https://qyapi.weixin.qq.com"
+
+
+class TelegramSection(BaseModel):
+    bot_token: str = ""
+    webhook_secret: str = ""
+    api_base_url: str = "https://api.telegram.org"
+    polling: bool = False
+
+
+class DispatcherSection(BaseModel):
+    interval_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(50, gt=0)
+    lease_seconds: int = Field(60, gt=0)
+    max_attempts: int = Field(8, gt=0)
+    backoff_base_seconds: float = Field(5.0, gt=0)
+    rate_per_minute: int = Field(20, gt=0)
+
+
+class SchedulerSection(BaseModel):
+    enabled: bool = True
+    jobs: dict[str, str] = {
+        "low_stock": "*/30 * * * *",
+        "claim_expiry": "0 9 * * *",
+        "rebate_nudge": "0 10 * * *",
+        "daily_digest": "30 8 * * *",
+    }
+
+
+class ApiSection(BaseModel):
+    keys: list[str] = []
+    max_body_bytes: int = Field(1_048_576, gt=0)
+
+
+class Settings(BaseSettings):
+    """Every configuration key; see config.example.toml."""
+
+    model_config = SettingsConfigDict(env_prefix="PARTNERBOT_", env_nested_delimiter="__", extra="forbid")
+
+    app: AppSection = AppSection()
+    database: DatabaseSection = DatabaseSection()
+    wechat: WechatSection = WechatSection()
+    wecom: WecomSection = WecomSection()
+    telegram: TelegramSection = TelegramSection()
+    dispatcher: DispatcherSection = DispatcherSection()
+    scheduler: SchedulerSection = SchedulerSection()
+    api: ApiSection = ApiSection()
+    groups: dict[str, str] = {}
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, v: dict[str, str]) -> dict[str, str]:
+        for region, target in v.items():
+            channel, _, address = target.partition(":")
+            if channel not in ("wecom_robot", "telegram", "wecom", "wechat", "console") or not address:
+                raise ValueError(f"{region!r}: expected CHANNEL:ADDRESS, e.g. telegram:-100123")
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.app.timezone)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        return (init_settings, _DatabaseUrlSource(settings_cls), env_settings, _TomlSource(settings_cls))
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused, __call__ does it all
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        path = os.environ.get("PARTNERBOT_CONFIG")
+        if not path:
+            return {}
+        try:
+            return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"PARTNERBOT_CONFIG: file {path} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"PARTNERBOT_CONFIG: {path} is not valid TOML: {exc}") from exc
+
+
+class _DatabaseUrlSource(PydanticBaseSettingsSource):
+    """`PARTNERBOT_DATABASE_URL` is the documented short form of `PARTNERBOT_DATABASE__URL`."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict:
+        url = os.environ.get("PARTNERBOT_DATABASE_URL")
+        if not url:
+            return {}
+        nested = {k.removeprefix("PARTNERBOT_DATABASE__").lower(): v for k, v in os.environ.items()
+                  if k.startswith("PARTNERBOT_DATABASE__")}
+        return {"database": {**nested, "url": url}}
+
+
+def load_settings(**overrides) -> Settings:
+    """Reads the configuration; raises ConfigError naming the first bad key."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"invalid configuration key {key}: {err['msg']}") from exc

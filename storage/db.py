@@ -1,0 +1,56 @@
+"""Engine construction: URL mapping to async drivers, SQLite WAL, busy timeout, BEGIN IMMEDIATE."""
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+
+def async_url(url: str) -> str:
+    """Maps the documented `sqlite:///` and `postgresql://` forms to their async drivers."""
+    if url.startswith("sqlite:///") or url == "sqlite://":
+        return "sqlite+aiosqlite" + url[len("sqlite"):]
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000,
+                pool_size: int = 5) -> AsyncEngine:
+    """Builds the engine. On SQLite every transaction starts `BEGIN IMMEDIATE` unless the
+    connection carries the execution option `sqlite_begin="DEFERRED"` (read-only work), so
+    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    url = async_url(url)
+    if is_sqlite(url):
+        memory = url.endswith(":memory:") or url.endswith("://")
+        engine = create_async_engine(url, echo=echo, poolclass=None if memory else NullPool,
+                                     connect_args={"timeout": busy_timeout_ms / 1000})
+        _sqlite_events(engine, busy_timeout_ms, wal=not memory)
+        return engine
+    # statement_cache_size=0 keeps asyncpg usable behind PgBouncer in transaction mode.
+    return create_async_engine(url, echo=echo, pool_size=pool_size, pool_pre_ping=True,
+                               connect_args={"statement_cache_size": 0})
+
+
+def _sqlite_events(engine: AsyncEngine, busy_timeout_ms: int, wal: bool) -> None:
+    sync = engine.sync_engine
+
+    @event.listens_for(sync, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_connection.cursor()
+        if wal:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(sync, "begin")
+    def _begin(conn):
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
