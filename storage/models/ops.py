@@ -24,6 +24,7 @@ class Outbox(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead|merged
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime]
+    not_before: Mapped[datetime]  # quiet hours: never sent before this, even when flushed
     locked_until: Mapped[datetime | None]
     locked_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str] = mapped_column(Text, default="")

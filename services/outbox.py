@@ -1,0 +1,142 @@
+"""Queue messages for later delivery, in the caller's transaction.
+
+Routing: a user is reached on its most recently active chat identity; a region's alerts go
+to the group configured for the longest matching region prefix (`[groups]`), else to each
+manager whose regions cover it. Non-urgent messages inside quiet hours wait until they end.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+
+from storage.models import ChatIdentity, Outbox, User, UserRegion
+from storage.uow import UnitOfWork
+
+from .actors import region_covers
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What a sender gets: one message for one target on one channel."""
+
+    id: int
+    channel: str
+    target: str
+    text: str
+    kind: str = "notice"
+    buttons: tuple[str, ...] = ()
+    image_png: bytes | None = None
+    user_id: int | None = None
+
+
+def parse_quiet_hours(spec: str) -> tuple[time, time] | None:
+    if not spec:
+        return None
+    start, end = spec.split("-")
+    return time.fromisoformat(start), time.fromisoformat(end)
+
+
+def quiet_until(now: datetime, spec: str, tz) -> datetime:
+    """The end of the quiet period `now` falls in, or `now` itself when not quiet."""
+    window = parse_quiet_hours(spec)
+    if window is None:
+        return now
+    start, end = window
+    local = now.astimezone(tz)
+    t = local.time()
+    inside = (start <= t or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return now
+    end_day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(end_day, end, tzinfo=tz).astimezone(now.tzinfo)
+
+
+def enqueue(uow: UnitOfWork, *, channel: str, target: str, text: str, kind: str = "notice",
+            urgent: bool = False, buttons: tuple[str, ...] = (), image_b64: str | None = None,
+            dedupe_key: str | None = None, user_id: int | None = None) -> Outbox:
+    """Adds one outbox row; non-urgent rows wait out quiet hours and the merge window."""
+    settings = uow.settings
+    now = uow.now()
+    not_before = now if urgent else quiet_until(now, settings.app.quiet_hours, settings.tz)
+    merge = timedelta(0) if urgent else timedelta(seconds=settings.app.merge_window_seconds)
+    payload: dict = {}
+    if buttons:
+        payload["buttons"] = list(buttons)
+    if image_b64:
+        payload["image_b64"] = image_b64
+    row = Outbox(channel=channel, target=target, kind=kind, text=text, payload=payload, urgent=urgent,
+                 status="pending", attempts=0, next_attempt_at=max(not_before, now + merge),
+                 not_before=not_before, dedupe_key=dedupe_key, user_id=user_id, created_at=now)
+    uow.add(row)
+    return row
+
+
+async def identity_for(uow: UnitOfWork, user_id: int) -> ChatIdentity | None:
+    """The user's most recently active chat identity."""
+    rows = await uow.session.scalars(
+        select(ChatIdentity).where(ChatIdentity.user_id == user_id)
+        .order_by(ChatIdentity.last_inbound_at.desc().nulls_last(), ChatIdentity.id.desc()))
+    return rows.first()
+
+
+async def notify_user(uow: UnitOfWork, *, user_id: int, text: str, kind: str = "notice",
+                      urgent: bool = False, buttons: tuple[str, ...] = (),
+                      dedupe_key: str | None = None) -> Outbox | None:
+    identity = await identity_for(uow, user_id)
+    if identity is None:
+        return None
+    return enqueue(uow, channel=identity.channel, target=identity.chat_id or identity.external_id,
+                   text=text, kind=kind, urgent=urgent, buttons=buttons, dedupe_key=dedupe_key,
+                   user_id=user_id)
+
+
+async def notify_partner(uow: UnitOfWork, *, partner_id: int, text: str, kind: str = "notice",
+                         urgent: bool = False, roles: tuple[str, ...] = ("owner", "member")) -> list[Outbox]:
+    """Tells every active user of a partner with one of `roles`."""
+    users = await uow.session.scalars(select(User.id).where(
+        User.partner_id == partner_id, User.role.in_(roles), User.active.is_(True)).order_by(User.id))
+    out = []
+    for uid in users:
+        row = await notify_user(uow, user_id=uid, text=text, kind=kind, urgent=urgent)
+        if row is not None:
+            out.append(row)
+    return out
+
+
+def group_for_region(groups: dict[str, str], region: str) -> str | None:
+    """The configured group (`channel:address`) for the longest prefix covering `region`."""
+    best = None
+    for prefix, target in groups.items():
+        if region_covers(prefix, region) and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, target)
+    return best[1] if best else None
+
+
+async def managers_of(uow: UnitOfWork, region: str) -> list[int]:
+    rows = await uow.session.execute(
+        select(User.id, UserRegion.region).join(UserRegion, UserRegion.user_id == User.id)
+        .where(User.role == "manager", User.active.is_(True)).order_by(User.id))
+    seen: list[int] = []
+    for uid, prefix in rows:
+        if region_covers(prefix, region) and uid not in seen:
+            seen.append(uid)
+    return seen
+
+
+async def notify_region(uow: UnitOfWork, *, region: str, text: str, kind: str = "alert",
+                        urgent: bool = False, buttons: tuple[str, ...] = (),
+                        image_b64: str | None = None) -> list[Outbox]:
+    """An alert for the managers of `region`: their group if configured, else each manager."""
+    group = group_for_region(uow.settings.groups, region)
+    if group:
+        channel, _, address = group.partition(":")
+        return [enqueue(uow, channel=channel, target=address, text=text, kind=kind, urgent=urgent,
+                        buttons=buttons, image_b64=image_b64)]
+    out = []
+    for uid in await managers_of(uow, region):
+        row = await notify_user(uow, user_id=uid, text=text, kind=kind, urgent=urgent, buttons=buttons)
+        if row is not None:
+            out.append(row)
+    return out
