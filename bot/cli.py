@@ -1,0 +1,67 @@
+"""`partnerbot`: the command line (DESIGN §8.1). Commands live in bot/cli_*.py modules,
+each registering on `app`; this module holds what they share."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from contextlib import asynccontextmanager
+
+import typer
+from rich.console import Console
+
+from services.config import ConfigError, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="partnerbot: the channel-network assistant")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+app.add_typer(db_app, name="db")
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Prints a message that names the problem and exits non-zero."""
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def settings_or_exit():
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+
+@asynccontextmanager
+async def open_runtime(clock=None, upgrade: bool | None = None):
+    from bot.bootstrap import build_runtime
+
+    rt = await build_runtime(settings_or_exit(), clock=clock, upgrade=upgrade)
+    try:
+        yield rt
+    finally:
+        await rt.dispose()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to head."""
+    async def go():
+        async with open_runtime(upgrade=True) as rt:
+            from storage import migrate
+            err.print(f"database at revision {await migrate.current(rt.engine)}")
+    run(go())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Registration by import: each module adds its commands to `app`.
+    from bot import cli_commands  # noqa: F401
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
