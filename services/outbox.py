@@ -105,13 +105,13 @@ async def notify_partner(uow: UnitOfWork, *, partner_id: int, text: str, kind: s
     return out
 
 
-def group_for_region(groups: dict[str, str], region: str) -> str | None:
-    """The configured group (`channel:address`) for the longest prefix covering `region`."""
+def group_for_region(groups: dict[str, str], region: str) -> tuple[str, str] | None:
+    """(prefix, `channel:address`) of the configured group for the longest prefix covering `region`."""
     best = None
     for prefix, target in groups.items():
         if region_covers(prefix, region) and (best is None or len(prefix) > len(best[0])):
             best = (prefix, target)
-    return best[1] if best else None
+    return best
 
 
 async def managers_of(uow: UnitOfWork, region: str) -> list[int]:
@@ -131,9 +131,12 @@ async def notify_region(uow: UnitOfWork, *, region: str, text: str, kind: str = 
     """An alert for the managers of `region`: their group if configured, else each manager."""
     group = group_for_region(uow.settings.groups, region)
     if group:
-        channel, _, address = group.partition(":")
-        return [enqueue(uow, channel=channel, target=address, text=text, kind=kind, urgent=urgent,
-                        buttons=buttons, image_b64=image_b64)]
+        prefix, spec = group
+        channel, _, address = spec.partition(":")
+        row = enqueue(uow, channel=channel, target=address, text=text, kind=kind, urgent=urgent,
+                      buttons=buttons, image_b64=image_b64)
+        row.payload = {**row.payload, "group": prefix}  # shown instead of the address (it holds a key)
+        return [row]
     out = []
     for uid in await managers_of(uow, region):
         row = await notify_user(uow, user_id=uid, text=text, kind=kind, urgent=urgent, buttons=buttons)

@@ -1,0 +1,97 @@
+"""Help, bind, cancel/confirm with nothing pending, and the answer to what we did not understand."""
+from __future__ import annotations
+
+from services import conversation, identities
+
+from .context import Ctx
+from .intents import Parsed
+from .messages import Reply
+from .router import intent
+from .texts import role_name
+
+HELP = {
+    None: {
+        "zh-CN": "我是渠道助手。先绑定账号：向渠道经理索取邀请码，然后发送「绑定 邀请码」。",
+        "en": "I am the channel assistant. First bind your account: ask your channel manager for an invite "
+              "code, then send \"bind CODE\".",
+    },
+    "member": {
+        "zh-CN": "常用指令：\n· 报单 A100 20箱 28元 张三超市 —— 上报销售\n· 库存 / 库存 A100 —— 查库存\n"
+                 "· 盘点 A100 35箱 B100 12箱 —— 盘点\n· 报备 客户名称 [电话] [信用代码] —— 客户报备\n"
+                 "· 我的报备 · 返利 · 撤销 · 确认 / 取消 · 帮助",
+        "en": "Commands:\n· sale A100 20 cases 28 each to Lucky Mart — report a sale\n· stock / stock A100\n"
+              "· count A100 35 cases — stocktake\n· claim NAME [phone] [credit code] — claim a customer\n"
+              "· claims · rebate · undo · yes / no · help",
+    },
+    "owner": {
+        "zh-CN": "（老板）另可：/user list 查看本公司成员，/invite member 为新业务员生成邀请码。",
+        "en": "(owner) also: /user list for your people, /invite member to invite a new clerk.",
+    },
+    "manager": {
+        "zh-CN": "渠道经理指令：\n· 库存 P001 —— 查看辖区经销商库存\n· /partner list —— 辖区经销商\n"
+                 "· /user list —— 辖区人员\n· 审批提醒会推送到您的群或私聊。",
+        "en": "Manager commands:\n· stock P001 — a partner's stock in your regions\n· /partner list\n"
+              "· /user list\n· Alerts and approvals come to your group or to you directly.",
+    },
+    "admin": {
+        "zh-CN": "管理员指令（发送「/命令 help」查看用法）：{cmds}",
+        "en": "Admin commands (send \"/command help\" for the syntax): {cmds}",
+    },
+}
+
+
+@intent("help")
+async def help_(ctx: Ctx, parsed: Parsed) -> list[Reply]:
+    """Answers with what the sender's role can do."""
+    from .slash import COMMANDS
+
+    lang = "en" if ctx.locale.startswith("en") else "zh-CN"
+    role = ctx.actor.role if ctx.actor else None
+    if role is None:
+        return [Reply(HELP[None][lang])]
+    if role == "admin":
+        cmds = " ".join(f"/{n}" for n in sorted(COMMANDS))
+        return [Reply(HELP["admin"][lang].format(cmds=cmds))]
+    parts = [HELP["member"][lang]] if role in ("member", "owner") else []
+    if role in ("owner", "manager"):
+        parts.append(HELP[role][lang])
+    return [Reply("\n".join(parts))]
+
+
+@intent("bind")
+async def bind(ctx: Ctx, parsed: Parsed) -> list[Reply]:
+    """Redeems an invite code; asks for one when it is missing."""
+    code = parsed.fields.get("code")
+    if not code:
+        return [Reply(ctx.t("bind_usage"))]
+    actor = await identities.bind(ctx.uow(), identity_id=ctx.identity.id, code=code)
+    where = ""
+    if actor.partner_code:
+        where = f"（{actor.partner_code}）" if not ctx.locale.startswith("en") else f" of {actor.partner_code}"
+    elif actor.regions:
+        where = f"（{'、'.join(actor.regions)}）" if not ctx.locale.startswith("en") else f" for {', '.join(actor.regions)}"
+    return [Reply(ctx.t("bound", name=actor.name, role=role_name(actor.role, ctx.locale), where=where))]
+
+
+@intent("cancel")
+async def cancel(ctx: Ctx, parsed: Parsed) -> list[Reply]:
+    """Drops whatever the conversation was waiting for."""
+    state = await conversation.load(ctx.uow(), identity_id=ctx.identity.id)
+    if state is None:
+        return [Reply(ctx.t("nothing_to_cancel"))]
+    await conversation.clear(ctx.uow(), identity_id=ctx.identity.id)
+    return [Reply(ctx.t("cancelled"))]
+
+
+@intent("confirm")
+async def confirm(ctx: Ctx, parsed: Parsed) -> list[Reply]:
+    """`确认` with nothing pending (pending flows take `确认` themselves)."""
+    return [Reply(ctx.t("nothing_to_confirm"))]
+
+
+@intent("unknown")
+async def unknown(ctx: Ctx, parsed: Parsed) -> list[Reply]:
+    """A useful answer to what we could not understand."""
+    if ctx.actor is None:
+        return [Reply(ctx.t("unbound"))]
+    return [Reply(ctx.t("unknown", hint=ctx.t("unknown_hint")))]

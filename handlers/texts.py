@@ -1,0 +1,87 @@
+"""Every user-facing sentence, in zh-CN and en, and the one place domain errors become words."""
+from __future__ import annotations
+
+from services.errors import DomainError
+
+TEXTS: dict[str, dict[str, str]] = {
+    "oops": {
+        "zh-CN": "抱歉，系统开了个小差，这条消息没有处理成功。请稍后再试；如仍不行，请把编号 {ref} 告诉渠道经理。",
+        "en": "Sorry, something went wrong and this message was not processed. Please try again later; "
+              "if it persists, give your channel manager the reference {ref}.",
+    },
+    "unbound": {
+        "zh-CN": "您好！您的账号还没有绑定经销商。请向渠道经理索取邀请码，然后发送「绑定 邀请码」，例如：绑定 8F3K2Q7A",
+        "en": "Hello! This account is not bound yet. Ask your channel manager for an invite code, then send "
+              "\"bind CODE\", e.g. bind 8F3K2Q7A",
+    },
+    "bind_usage": {"zh-CN": "请发送「绑定 邀请码」，例如：绑定 8F3K2Q7A", "en": "Send \"bind CODE\", e.g. bind 8F3K2Q7A"},
+    "bound": {
+        "zh-CN": "绑定成功！{name}，您的身份是{role}{where}。发送「帮助」查看可以做什么。",
+        "en": "Bound! {name}, you are {role}{where}. Send \"help\" to see what you can do.",
+    },
+    "unknown": {
+        "zh-CN": "没太明白您的意思。{hint}",
+        "en": "Sorry, I did not understand that. {hint}",
+    },
+    "unknown_hint": {"zh-CN": "发送「帮助」查看常用指令。", "en": "Send \"help\" for the commands."},
+    "no_slash": {
+        "zh-CN": "没有 /{name} 这个命令。可用的管理命令：{names}",
+        "en": "There is no /{name} command. Admin commands: {names}",
+    },
+    "cancelled": {"zh-CN": "好的，已取消。", "en": "OK, cancelled."},
+    "nothing_to_cancel": {"zh-CN": "当前没有需要取消的操作。", "en": "There is nothing to cancel."},
+    "nothing_to_confirm": {"zh-CN": "当前没有需要确认的内容。", "en": "There is nothing to confirm."},
+}
+
+ROLE_NAMES = {
+    "member": {"zh-CN": "业务员", "en": "member"},
+    "owner": {"zh-CN": "老板", "en": "owner"},
+    "manager": {"zh-CN": "渠道经理", "en": "channel manager"},
+    "admin": {"zh-CN": "管理员", "en": "admin"},
+}
+
+ERRORS: dict[str, dict[str, str]] = {
+    "not_allowed": {"zh-CN": "抱歉，您没有权限进行这个操作。", "en": "Sorry, you are not allowed to do that."},
+    "not_found": {"zh-CN": "没有找到{what}「{key}」，请检查后重试。", "en": "No {what} \"{key}\" was found; please check it."},
+    "invalid_input": {"zh-CN": "输入有误：{reason}", "en": "Invalid input: {reason}"},
+    "invite_invalid.unknown": {"zh-CN": "邀请码不正确，请核对后重新发送（不区分大小写）。",
+                               "en": "That invite code is not valid; please check it (case does not matter)."},
+    "invite_invalid.used": {"zh-CN": "这个邀请码已经被使用过了，请向渠道经理重新索取。",
+                            "en": "That invite code has already been used; please ask for a new one."},
+    "invite_invalid.expired": {"zh-CN": "这个邀请码已过期，请向渠道经理重新索取。",
+                               "en": "That invite code has expired; please ask for a new one."},
+    "already_bound": {"zh-CN": "您的账号已经绑定过了，无需再次绑定。", "en": "This account is already bound."},
+    "not_bound": {"zh-CN": TEXTS["unbound"]["zh-CN"], "en": TEXTS["unbound"]["en"]},
+}
+
+WHAT = {"partner": {"zh-CN": "经销商", "en": "partner"}, "user": {"zh-CN": "用户", "en": "user"},
+        "sku": {"zh-CN": "商品", "en": "SKU"}}
+
+
+def _lang(locale: str) -> str:
+    return "en" if locale.startswith("en") else "zh-CN"
+
+
+def t(key: str, locale: str = "zh-CN", **kw) -> str:
+    return TEXTS[key][_lang(locale)].format(**kw)
+
+
+def role_name(role: str, locale: str = "zh-CN") -> str:
+    return ROLE_NAMES.get(role, {}).get(_lang(locale), role)
+
+
+def error_text(exc: DomainError, locale: str = "zh-CN") -> str:
+    """The polite sentence for a domain error; the catalogue may be extended by later modules."""
+    lang = _lang(locale)
+    facts = dict(exc.facts)
+    key = exc.code
+    if key == "invite_invalid":
+        key = f"invite_invalid.{facts.get('why', 'unknown')}"
+    if "what" in facts:
+        facts["what"] = WHAT.get(facts["what"], {}).get(lang, facts["what"])
+    facts.setdefault("key", "")
+    facts.setdefault("reason", "")
+    template = ERRORS.get(key, {}).get(lang)
+    if template is None:
+        return ERRORS["invalid_input"][lang].format(reason=facts.get("reason") or exc.code)
+    return template.format(**facts)
