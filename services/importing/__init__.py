@@ -1,0 +1,1 @@
+"""Import kinds and the machinery they share; the entry points are in `services.imports`."""
