@@ -56,12 +56,13 @@ class DemoSummary:
     users_created: int
 
 
-async def load_demo(uow: UnitOfWork) -> DemoSummary:
-    """Imports the demo catalog and partners and binds the demo console users, in one transaction."""
+async def load_demo(uow: UnitOfWork, *, users: bool = True) -> DemoSummary:
+    """Imports the demo catalog and partners and (unless `users=False`, as replays want) binds the
+    demo console users, in one transaction."""
     async with uow:
         skus = await import_table_into(uow, kind="skus", table=read_table(CATALOG_FILE), actor=SYSTEM)
         partners = await import_table_into(uow, kind="partners", table=read_table(PARTNERS_FILE), actor=SYSTEM)
-        created = await _ensure_users(uow)
+        created = await _ensure_users(uow) if users else 0
         await uow.commit()
     return DemoSummary(skus=skus, partners=partners, users_created=created)
 

@@ -107,7 +107,7 @@ async def test_admin_invites_from_chat_and_owner_only_members_of_own_partner(dep
     assert "没有权限" in await say(deps, "boss", "/invite owner P001")
     async with runtime.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(AuditLog)
-                                        .where(AuditLog.action == "invite.create")) == 3
+                                        .where(AuditLog.action == "invite.create")) == 2
 
 
 async def test_redelivered_message_gets_the_same_answer_once(deps, runtime):
