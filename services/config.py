@@ -107,6 +107,16 @@ class DispatcherSection(BaseModel):
     max_attempts: int = Field(8, gt=0)
     backoff_base_seconds: float = Field(5.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
+    channel_rate_per_minute: dict[str, int] = {"wecom_robot": 20}
+    keep_sent_days: int = Field(30, gt=0)
+
+    @field_validator("channel_rate_per_minute")
+    @classmethod
+    def _rates(cls, v: dict[str, int]) -> dict[str, int]:
+        for channel, rate in v.items():
+            if rate <= 0:
+                raise ValueError(f"{channel}: must be a positive number of messages a minute")
+        return v
 
 
 class SchedulerSection(BaseModel):
@@ -116,7 +126,16 @@ class SchedulerSection(BaseModel):
         "claim_expiry": "0 9 * * *",
         "rebate_nudge": "0 10 * * *",
         "daily_digest": "30 8 * * *",
+        "outbox_purge": "30 3 * * *",
     }
+
+    @field_validator("jobs")
+    @classmethod
+    def _crons(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, cron in v.items():
+            if cron and len(cron.split()) != 5:
+                raise ValueError(f"{name}: expected a 5-field cron string like '0 9 * * *', or empty")
+        return v
 
 
 class ApiSection(BaseModel):

@@ -1,0 +1,72 @@
+"""Every scheduled job, in one explicit list.
+
+A job is a stable id, a default cron (overridden by `[scheduler.jobs]`, read in `[app]
+timezone`; an empty string keeps it off the schedule) and a thin async function
+`(runtime) -> summary` that opens its own unit of work and calls one service. To add one,
+write its function here and append a `Job` to `_REGISTERED`:
+
+    async def _low_stock(runtime) -> str:
+        result = await inventory_service.announce_low_stock(runtime.uow())
+        return f"{result.announced} low, {result.recovered} recovered"
+
+    Job("low_stock", "*/30 * * * *", _low_stock, "low-stock and recovery alerts"),
+
+The outbox dispatcher is not a job: it runs as a loop in every web worker.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from services import dispatcher as dispatcher_service
+
+if TYPE_CHECKING:
+    from bot.bootstrap import Runtime
+
+
+class UnknownJob(KeyError):
+    """No job has this name; the message lists the valid ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    default_cron: str
+    run: Callable[[Runtime], Awaitable[str]]
+    description: str = ""
+
+
+async def _outbox_purge(runtime: Runtime) -> str:
+    """Deletes delivered outbox messages older than `[dispatcher] keep_sent_days`."""
+    days = runtime.settings.dispatcher.keep_sent_days
+    removed = await dispatcher_service.purge_delivered(runtime.uow(), older_than_days=days)
+    return f"outbox_purge: removed {removed} delivered messages older than {days} days"
+
+
+_REGISTERED: tuple[Job, ...] = (
+    Job("outbox_purge", "30 3 * * *", _outbox_purge, "delete delivered outbox messages past retention"),
+)
+
+JOBS: dict[str, Job] = {job.name: job for job in _REGISTERED}
+
+
+def cron_for(settings, job: Job) -> str:
+    """The job's cron string: `[scheduler.jobs]` if set there, else its default ("" = not scheduled)."""
+    return settings.scheduler.jobs.get(job.name, job.default_cron).strip()
+
+
+def get_job(name: str) -> Job:
+    """The job called `name`; UnknownJob lists the valid names."""
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise UnknownJob(f"unknown job {name!r}; valid jobs: {', '.join(sorted(JOBS)) or '(none)'}") from None
+
+
+async def run_job(runtime: Runtime, name: str) -> str:
+    """Runs a job now, outside the schedule (no tick is claimed); returns its summary."""
+    return await get_job(name).run(runtime)
