@@ -24,11 +24,9 @@ class ReplayError(Exception):
 
 
 def make_deps(runtime) -> Deps:
-    from scheduler.jobs import JOBS, run_job
+    from .jobcontrol import JobControl
 
-    async def _run(name: str) -> str:
-        return await run_job(runtime, name)
-    return Deps(uow=runtime.uow, settings=runtime.settings, run_job=_run, job_names=tuple(JOBS))
+    return Deps(uow=runtime.uow, settings=runtime.settings, jobs=JobControl(runtime))
 
 
 @dataclass
@@ -104,7 +102,7 @@ class Replay:
                 summary = await self.importer(self.runtime, args[0], self.base_dir / args[1])
                 return [Reply(str(summary))]
             if name == "job" and len(args) == 1:
-                return [Reply(await self.deps.run_job(args[0]))]
+                return [Reply(await self.deps.jobs.run(args[0]))]
         except (DomainError, ValueError, KeyError) as exc:
             raise ReplayError(f"line {number}: {line}: {exc}") from exc
         raise ReplayError(f"line {number}: unknown directive {line!r} "

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Callable, Protocol
 
 from services.actors import Actor
 from services.config import Settings
@@ -13,14 +13,19 @@ from . import texts
 from .messages import InboundMessage
 
 
+class JobControl(Protocol):
+    async def lines(self) -> list[str]: ...
+    async def run(self, name: str) -> str: ...
+    async def set_paused(self, name: str, paused: bool, actor: Actor) -> None: ...
+
+
 @dataclass(frozen=True)
 class Deps:
     """Built once by the composition root and shared by every message."""
 
     uow: Callable[[], UnitOfWork]
     settings: Settings
-    run_job: Callable[[str], Awaitable[str]] | None = None
-    job_names: tuple[str, ...] = ()
+    jobs: JobControl | None = None
 
 
 @dataclass(frozen=True)

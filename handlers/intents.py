@@ -42,13 +42,13 @@ def command_word(text: str) -> Parsed | None:
 
 def slash(text: str) -> tuple[str, list[str]] | None:
     """`/partner add P9 …` → ("partner", ["add", "P9", …])."""
-    norm = normalize(text)
-    if not norm.startswith("/"):
+    raw = (text or "").strip()
+    if not normalize(raw[:1]) == "/":
         return None
-    parts = norm[1:].split()
+    parts = raw[1:].split()
     if not parts:
         return None
-    return parts[0].lower(), parts[1:]
+    return normalize(parts[0]).lower(), parts[1:]
 
 
 def parse(text: str) -> Parsed:

@@ -70,3 +70,16 @@ async def job_states(uow: UnitOfWork) -> tuple[dict[str, bool], dict[str, TickIn
             latest, (JobTick.job == latest.c.job) & (JobTick.scheduled_at == latest.c.at)))
         ticks = {t.job: TickInfo(t.job, t.scheduled_at, t.worker, t.status, t.finished_at, t.error) for t in rows}
     return paused, ticks
+
+
+async def set_paused(uow: UnitOfWork, *, job: str, paused: bool) -> bool:
+    """Pauses or resumes `job` on every worker; returns the previous state."""
+    async with uow:
+        row = await uow.session.get(JobSetting, job)
+        before = bool(row and row.paused)
+        if row is None:
+            uow.add(JobSetting(job=job, paused=paused))
+        else:
+            row.paused = paused
+        await uow.commit()
+    return before

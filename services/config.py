@@ -104,8 +104,9 @@ class DispatcherSection(BaseModel):
     interval_seconds: float = Field(2.0, gt=0)
     batch_size: int = Field(50, gt=0)
     lease_seconds: int = Field(60, gt=0)
-    max_attempts: int = Field(8, gt=0)
+    max_attempts: int = Field(40, gt=0)
     backoff_base_seconds: float = Field(5.0, gt=0)
+    backoff_max_seconds: float = Field(900.0, gt=0)
     rate_per_minute: int = Field(20, gt=0)
     channel_rate_per_minute: dict[str, int] = {"wecom_robot": 20}
     keep_sent_days: int = Field(30, gt=0)

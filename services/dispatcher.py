@@ -326,7 +326,8 @@ async def _record(uow: UnitOfWork, msg: Delivery, *, worker: str, error: SendErr
             elif row.attempts >= cfg.max_attempts:
                 row.status, row.last_error = "dead", f"gave up after {row.attempts} attempts: {error.reason}"
             else:
-                delay = cfg.backoff_base_seconds * 2 ** (row.attempts - 1) + (error.retry_after or 0)
+                delay = min(cfg.backoff_base_seconds * 2 ** min(row.attempts - 1, 30), cfg.backoff_max_seconds) \
+                    + (error.retry_after or 0)
                 row.next_attempt_at, row.last_error = now + timedelta(seconds=delay), error.reason
             counts["dead" if row.status == "dead" else "failed"] += 1
         await uow.commit()
