@@ -70,3 +70,20 @@ def test_bad_transcript_line_is_named(tmp_path):
     script.write_text("!now 2026-11-18T09:00+08:00\n!frobnicate\n", encoding="utf-8")
     done = replay(script)
     assert done.returncode != 0 and "line 2" in done.stderr
+
+
+def test_cli_invite_code_binds_in_console_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERBOT_")}
+    env["PARTNERBOT_DATABASE_URL"] = f"sqlite:///{tmp_path}/pb.db"
+    run = lambda *a, **kw: subprocess.run([PARTNERBOT, *a], capture_output=True, text=True, env=env, timeout=60, **kw)
+    assert run("demo").returncode == 0
+    issued = run("invite", "--partner", "P002", "--role", "member", "--name", "张三")
+    assert issued.returncode == 0, issued.stderr
+    code = issued.stdout.strip()
+    assert len(code) == 8
+    chat = run("console", "--as", "zhang", input=f"绑定 {code}\n帮助\n")
+    assert "绑定成功" in chat.stdout and "P002" in chat.stdout and "报单" in chat.stdout
+    again = run("console", "--as", "li", input=f"绑定 {code}\n")
+    assert "已经被使用" in again.stdout
+    bad = run("invite", "--partner", "P999", "--role", "member")
+    assert bad.returncode != 0 and "P999" in bad.stderr
