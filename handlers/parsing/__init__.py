@@ -1,0 +1,5 @@
+"""The free-text parser: chat messages → intents and fields (DESIGN §2.1, §8.3)."""
+from .message import parse_message
+from .skus import SkuMatcher, SkuRef
+
+__all__ = ["parse_message", "SkuMatcher", "SkuRef"]

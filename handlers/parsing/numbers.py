@@ -1,0 +1,50 @@
+"""Numbers as chat writes them: 20, 2.8, １０ (NFKC first), 二十, 两, 一百二十, 3.5万, 2w, 1千, 两箱半.
+
+cn2an does the Chinese numerals; this module finds them in text and adds the 万/千/w/k
+multipliers and the 块/毛 spoken-price forms cn2an leaves alone. Everything is Decimal.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+import cn2an
+
+CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+CN_NUM = rf"[{CN_DIGITS}]+"
+AR_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
+MULT = {"万": Decimal(10000), "w": Decimal(10000), "W": Decimal(10000), "千": Decimal(1000),
+        "k": Decimal(1000), "K": Decimal(1000)}
+# An amount: arabic (with an optional 万/千/w/k) or Chinese numerals; `2块8` is 2.8.
+NUMBER = rf"(?:{AR_NUM}(?:[万千wWkK](?![A-Za-z]))?|{CN_NUM})"
+_AR_RE = re.compile(rf"^({AR_NUM})([万千wWkK]?)$")
+
+
+def to_decimal(token: str) -> Decimal | None:
+    """`28`→28, `2.8`→2.8, `3.5万`→35000, `二十八`→28, `一万二`→12000; None if not a number."""
+    token = token.strip()
+    m = _AR_RE.match(token)
+    try:
+        if m:
+            value = Decimal(m.group(1).replace(",", ""))
+            return value * MULT[m.group(2)] if m.group(2) else value
+        if token and all(ch in CN_DIGITS for ch in token):
+            if token in ("万", "千", "百", "亿"):
+                return None
+            return Decimal(str(cn2an.cn2an(token, "smart")))
+    except (InvalidOperation, ValueError, KeyError):
+        return None
+    return None
+
+
+def spoken_price(major: str, minor: str | None) -> Decimal | None:
+    """`2块8` / `两块五` → 2.8 / 2.5 (the digit after 块 is jiao)."""
+    whole = to_decimal(major)
+    if whole is None:
+        return None
+    if not minor:
+        return whole
+    jiao = to_decimal(minor)
+    if jiao is None or jiao >= 10:
+        return None
+    return whole + jiao / 10
