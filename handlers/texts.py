@@ -52,6 +52,10 @@ ERRORS: dict[str, dict[str, str]] = {
                                "en": "That invite code has expired; please ask for a new one."},
     "already_bound": {"zh-CN": "您的账号已经绑定过了，无需再次绑定。", "en": "This account is already bound."},
     "not_bound": {"zh-CN": TEXTS["unbound"]["zh-CN"], "en": TEXTS["unbound"]["en"]},
+    "nothing_to_undo": {"zh-CN": "没有可撤销或更正的报单（只能处理 {hours} 小时内您自己的报单）。",
+                        "en": "There is no sale to undo or correct (only your own, within {hours} hours)."},
+    "future_date": {"zh-CN": "日期 {date} 还没到，报单只能报已经发生的销售。", "en": "{date} is in the future."},
+    "not_allowed.sale": {"zh-CN": "只有经销商的人员可以报单。", "en": "Only a partner's people can report sales."},
 }
 
 WHAT = {"partner": {"zh-CN": "经销商", "en": "partner"}, "user": {"zh-CN": "用户", "en": "user"},
@@ -77,6 +81,8 @@ def error_text(exc: DomainError, locale: str = "zh-CN") -> str:
     key = exc.code
     if key == "invite_invalid":
         key = f"invite_invalid.{facts.get('why', 'unknown')}"
+    if key == "not_allowed" and f"not_allowed.{facts.get('what')}" in ERRORS:
+        key = f"not_allowed.{facts['what']}"
     if "what" in facts:
         facts["what"] = WHAT.get(facts["what"], {}).get(lang, facts["what"])
     facts.setdefault("key", "")

@@ -1,0 +1,163 @@
+"""报单 conversations: ask, pick, confirm, cancel, undo, correct, redelivery, warnings."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import func, select
+
+from handlers.all import Deps, handle
+from handlers.catalog_cache import MATCHERS
+from handlers.messages import InboundMessage
+from services import demo, identities
+from storage.models import AuditLog, Sale, SaleLine, Shipment, Sku
+
+_ids = itertools.count()
+
+
+@pytest.fixture
+async def deps(runtime):
+    MATCHERS.invalidate()
+    await demo.load_demo(runtime.uow(), users=False)
+    await identities.bind_directly(runtime.uow(), channel="console", external_id="alice", role="member",
+                                   partner_code="P001")
+    await identities.bind_directly(runtime.uow(), channel="console", external_id="bob", role="member",
+                                   partner_code="P002")
+    await identities.bind_directly(runtime.uow(), channel="console", external_id="mgr", role="manager",
+                                   regions=("江苏",))
+    yield Deps(uow=runtime.uow, settings=runtime.settings)
+    MATCHERS.invalidate()
+
+
+async def say(deps, text, who="alice", message_id=None):
+    msg = InboundMessage(channel="console", user_id=who, chat_id=who, text=text,
+                         message_id=message_id or f"t{next(_ids)}")
+    replies = await handle(deps, msg)
+    return "\n".join(r.text for r in replies), replies
+
+
+async def sales(runtime):
+    async with runtime.uow() as uow:
+        rows = (await uow.session.execute(
+            select(Sale.id, Sale.customer, Sale.sold_on, Sale.status, Sku.code, SaleLine.qty, SaleLine.amount_fen)
+            .join(SaleLine, SaleLine.sale_id == Sale.id).join(Sku, Sku.id == SaleLine.sku_id)
+            .order_by(Sale.id, SaleLine.id))).all()
+    return [tuple(r) for r in rows]
+
+
+async def test_complete_message_reads_back_and_records_on_confirm(deps, runtime):
+    text, replies = await say(deps, "报单 A100 20箱 28元 张三超市")
+    assert "请确认" in text and "20箱" in text and "¥560.00" in text and "张三超市" in text
+    assert replies[0].buttons == ("确认", "取消")
+    assert await sales(runtime) == []
+    text, _ = await say(deps, "确认")
+    assert "已记录报单" in text
+    (row,) = await sales(runtime)
+    assert row[1:] == ("张三超市", row[2], "confirmed", "A100", 480, 56000)
+
+
+async def test_missing_fields_are_asked_one_at_a_time_and_merged(deps, runtime):
+    text, _ = await say(deps, "报单 A100 20箱")
+    assert "价格" in text and "客户" not in text
+    text, _ = await say(deps, "每箱28")
+    assert "哪个客户" in text
+    text, _ = await say(deps, "张三超市")
+    assert "请确认" in text and "¥560.00" in text
+    await say(deps, "确认")
+    assert [r[4:] for r in await sales(runtime)] == [("A100", 480, 56000)]
+
+
+async def test_missing_quantity_and_sku_are_asked(deps, runtime):
+    text, _ = await say(deps, "报单 A100 28元 张三超市")
+    assert "多少" in text
+    text, _ = await say(deps, "20箱")
+    assert "¥560.00" in text
+    text, _ = await say(deps, "报单 20箱 28元 张三超市")
+    assert "哪个商品" in text
+    text, _ = await say(deps, "A100")
+    assert "请确认" in text and "A100" in text
+
+
+async def test_cancel_drops_the_draft(deps, runtime):
+    await say(deps, "报单 A100 20箱 28元 张三超市")
+    text, _ = await say(deps, "取消")
+    assert "已取消" in text
+    text, _ = await say(deps, "确认")
+    assert "没有需要确认" in text
+    assert await sales(runtime) == []
+
+
+async def test_redelivered_confirmation_makes_one_sale(deps, runtime):
+    await say(deps, "报单 A100 20箱 28元 张三超市")
+    first, _ = await say(deps, "确认", message_id="wx-42")
+    again, _ = await say(deps, "确认", message_id="wx-42")
+    assert first == again
+    assert len(await sales(runtime)) == 1
+
+
+async def test_undo_within_window_only_and_audited(deps, runtime, clock):
+    await say(deps, "报单 A100 20箱 28元 张三超市")
+    await say(deps, "确认")
+    text, _ = await say(deps, "撤销")
+    assert "已撤销" in text
+    assert (await sales(runtime))[0][3] == "undone"
+    text, _ = await say(deps, "撤销")
+    assert "没有可撤销" in text
+    await say(deps, "报单 A100 1箱 28元 李四")
+    await say(deps, "确认")
+    clock.advance(hours=25)
+    text, _ = await say(deps, "撤销")
+    assert "没有可撤销" in text
+    async with runtime.uow() as uow:
+        actions = (await uow.session.scalars(select(AuditLog.action).where(AuditLog.entity == "sale")
+                                             .order_by(AuditLog.id))).all()
+    assert actions == ["sale.create", "sale.undo", "sale.create"]
+
+
+async def test_corrections_change_quantity_or_price_and_are_audited(deps, runtime):
+    await say(deps, "报单 A100 20箱 28元 张三超市")
+    await say(deps, "确认")
+    text, _ = await say(deps, "改成25箱")
+    assert "25箱" in text and "¥700.00" in text
+    text, _ = await say(deps, "价格改成27")
+    assert "¥675.00" in text
+    assert (await sales(runtime))[0][5:] == (600, 67500)
+    async with runtime.uow() as uow:
+        n = await uow.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "sale.correct"))
+        before, after = (await uow.session.execute(select(AuditLog.before, AuditLog.after).where(
+            AuditLog.action == "sale.correct").order_by(AuditLog.id.desc()).limit(1))).one()
+    assert n == 2 and before["lines"][0]["amount_fen"] == 70000 and after["lines"][0]["amount_fen"] == 67500
+
+
+async def test_below_floor_and_over_stock_warn_but_do_not_block(deps, runtime):
+    async with runtime.uow() as uow:
+        sku = await uow.session.scalar(select(Sku).where(Sku.code == "A100"))
+        from storage.models import Partner
+        p1 = await uow.session.scalar(select(Partner).where(Partner.code == "P001"))
+        uow.add(Shipment(partner_id=p1.id, sku_id=sku.id, qty=240, shipped_on=uow.now().date(), ref="S1",
+                         created_at=uow.now()))
+        await uow.commit()
+    text, _ = await say(deps, "报单 A100 20箱 20元 张三超市")
+    assert "低于最低价" in text and "超过您的库存" in text and "10箱" in text
+    text, _ = await say(deps, "确认")
+    assert "已记录" in text and len(await sales(runtime)) == 1
+
+
+async def test_future_date_is_refused_and_asked(deps, runtime):
+    text, _ = await say(deps, "报单 A100 20箱 28元 张三超市 2026-12-01")
+    assert "还没到" in text
+    text, _ = await say(deps, "昨天")
+    assert "请确认" in text and "2026-11-17" in text
+
+
+async def test_manager_cannot_report_a_sale(deps):
+    text, _ = await say(deps, "报单 A100 20箱 28元 张三超市", who="mgr")
+    await say(deps, "确认", who="mgr")
+    text, _ = await say(deps, "确认", who="mgr")
+    assert "没有需要确认" in text or "只有经销商" in text
+
+
+async def test_nonsense_gets_help_not_an_error(deps):
+    for text in ("你好", "？？？", "asdf qwer", "🙂", "报单"):
+        answer, _ = await say(deps, text)
+        assert answer and "编号" not in answer
