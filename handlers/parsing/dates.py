@@ -1,34 +1,56 @@
 """Business dates as chat writes them, resolved in the configured timezone relative to now.
 
-今天/昨天/前天/大前天, 上周五/上上周一/本周三/周一 (the most recent such day), 11月15日/15号,
-11.16, 3/15, 2026-11-15, today/yesterday/last friday. A date without a year is the most recent
-one not after today, so `12.30` written on 2 January is last year's. A date after today is
-reported as future (the caller refuses it)."""
+今天/昨天/前天/大前天/3天前, 上周五/上上周一/本周三/周一/礼拜五 (the most recent such day),
+11月15日/十一月十五号/15号/上月20号, 11.16, 3/15, 2026-11-15, today/yesterday/last friday/Nov 15.
+A date without a year is the most recent one, so `12.30` written on 2 January is last year's,
+unless it lies only weeks ahead (`11月25日` on 18 November: a future date, not last year's). A date after today (明天, 下周一, an ISO date ahead) is reported; the caller refuses it."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
-EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "wednesday": 2, "wed": 2, "thursday": 3,
-               "thu": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5, "sunday": 6, "sun": 6}
-RELATIVE = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3, "today": 0, "yesterday": 1}
+import cn2an
 
-_B = r"(?<![\dA-Za-z.])"   # not glued to a number or word before
-_A = r"(?![\d.])"          # nor after
+from .units import unit_regex
+
+WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
+EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednesday": 2, "wed": 2,
+               "thursday": 3, "thu": 3, "thur": 3, "thurs": 3, "friday": 4, "fri": 4, "saturday": 5, "sat": 5,
+               "sunday": 6, "sun": 6}
+MONTHS = {m: i + 1 for i, names in enumerate(
+    ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
+     "sep sept september", "oct october", "nov november", "dec december"]) for m in names.split()}
+RELATIVE = {"今天": 0, "今日": 0, "今儿": 0, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
+            "昨晚": 1, "昨夜": 1, "前天": 2, "前日": 2, "前儿": 2, "大前天": 3, "明天": -1, "明日": -1, "后天": -2,
+            "today": 0, "tonight": 0, "yesterday": 1, "tomorrow": -1}
+NEAR_FUTURE_DAYS = 31
+CN_SMALL = "一二两三四五六七八九十"
+_B = r"(?<![\dA-Za-z.\-/])"   # not glued to a number or word before
+_A = r"(?![\d.])"             # nor after
+_NOT_AMOUNT = rf"(?!\s*(?:元|块|[万千wWkK%‰升克斤]|毫升|公斤|{unit_regex()}))"
+_EN_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_EN_WEEKDAY = "|".join(sorted(EN_WEEKDAYS, key=len, reverse=True))
+_EN_WEEKDAY_FULL = "|".join(w for w in EN_WEEKDAYS if w.endswith("day"))
 PATTERNS = [
-    ("iso", re.compile(rf"{_B}(20\d\d)[-/.年](\d{{1,2}})[-/.月](\d{{1,2}})[日号]?{_A}")),
-    ("md_cn", re.compile(r"(\d{1,2})月(\d{1,2})[日号]?")),
-    ("day_cn", re.compile(rf"{_B}(\d{{1,2}})[日号](?=$|[^\u4e00-\u9fff]|[给卖送发的])")),
-    ("md_slash", re.compile(rf"{_B}(\d{{1,2}})/(\d{{1,2}}){_A}(?!\s*(?:元|块))")),
-    ("md_dot", re.compile(rf"{_B}(\d{{1,2}})\.(\d{{1,2}}){_A}(?!\s*(?:元|块|[箱件瓶支罐听台套个]))")),
-    ("week_cn", re.compile(r"(上上|上|本|这|这个|上个)?(?:周|星期|礼拜)([一二三四五六日天七])")),
-    ("rel_cn", re.compile(r"大前天|前天|昨天|昨日|今天|今日")),
-    ("week_en", re.compile(r"\b(?:(last|this|on)\s+)?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
-                           re.I)),
-    ("rel_en", re.compile(r"\b(today|yesterday)\b", re.I)),
+    ("iso", re.compile(rf"{_B}(20\d\d)\s*[-/.年]\s*(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*[日号]?{_A}")),
+    ("md_cn", re.compile(rf"(?:(今年|去年|前年)|{_B}(20\d\d)年)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})月份?"
+                         rf"(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]?(?![\d{CN_SMALL}])")),
+    ("day_cn", re.compile(rf"(本月|这个月|这月|上个月|上月)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]"
+                          r"(?=$|[^\u4e00-\u9fff]|[给卖送发的了])")),
+    ("md_slash", re.compile(rf"{_B}(\d{{1,2}})/(\d{{1,2}}){_A}(?![/A-Za-z]){_NOT_AMOUNT}")),
+    ("md_dot", re.compile(rf"{_B}(\d{{1,2}})\.(\d{{1,2}}){_A}(?![A-Za-z]){_NOT_AMOUNT}")),
+    ("ago_cn", re.compile(rf"{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})\s*天(?:以)?前")),
+    ("week_cn", re.compile(r"(上上个?|上个?|本|这个?|下个?)?(?:周|星期|礼拜)([一二三四五六日天七])")),
+    ("rel_cn", re.compile("|".join(sorted((k for k in RELATIVE if not k.isascii()), key=len, reverse=True)))),
+    ("en_md", re.compile(rf"(?<![A-Za-z])(?:({_EN_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?|(\d{{1,2}})(?:st|nd|rd|th)?\s+"
+                         rf"(?:of\s+)?({_EN_MONTH})(?![A-Za-z])\.?)(?:,?\s+(20\d\d))?(?![\d])", re.I)),
+    ("ago_en", re.compile(r"(?<![A-Za-z])(\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago(?![A-Za-z])", re.I)),
+    ("week_en", re.compile(rf"(?<![A-Za-z])(?:(last|this|past|on|next)\s+)?({_EN_WEEKDAY_FULL})(?![A-Za-z])", re.I)),
+    ("week_en", re.compile(rf"(?<![A-Za-z])(last|this|past|on|next)\s+({_EN_WEEKDAY})(?![A-Za-z])\.?", re.I)),
+    ("rel_en", re.compile(r"(?<![A-Za-z])(today|tonight|yesterday|tomorrow)(?![A-Za-z])", re.I)),
 ]
+_EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 
 
 @dataclass(frozen=True)
@@ -39,26 +61,54 @@ class DateMatch:
     ambiguous: bool = False  # `11.16` could also be a price
 
 
+def _int(token: str) -> int:
+    return int(token) if token.isdigit() else int(cn2an.cn2an(token, "smart"))
+
+
 def _recent(today: date, month: int, day: int, year: int | None = None) -> date | None:
+    """A month and day in the year that makes it most recent; a few weeks ahead stays ahead (refused)."""
     try:
         if year is not None:
             return date(year, month, day)
         candidate = date(today.year, month, day)
-        return candidate if candidate <= today else date(today.year - 1, month, day)
+        if candidate <= today or (candidate - today).days <= NEAR_FUTURE_DAYS:
+            return candidate
+        return date(today.year - 1, month, day)
     except ValueError:
         return None
 
 
 def _weekday(today: date, weekday: int, prefix: str | None) -> date:
     monday = today - timedelta(days=today.weekday())
-    if prefix in ("上", "上个", "last"):
-        return monday - timedelta(days=7) + timedelta(days=weekday)
-    if prefix == "上上":
-        return monday - timedelta(days=14) + timedelta(days=weekday)
     this_week = monday + timedelta(days=weekday)
-    if prefix in ("本", "这", "这个", "this"):
+    if prefix and prefix.startswith("上上"):
+        return this_week - timedelta(days=14)
+    if prefix and prefix.startswith("上"):
+        return this_week - timedelta(days=7)
+    if prefix and prefix.startswith("下") or prefix == "next":
+        return this_week + timedelta(days=7)
+    if prefix and prefix[0] in "本这" or prefix == "this":
         return this_week
+    if prefix in ("last", "past"):
+        return this_week if this_week < today else this_week - timedelta(days=7)
     return this_week if this_week <= today else this_week - timedelta(days=7)
+
+
+def _month_day(today: date, day: int, prefix: str | None) -> date | None:
+    first = today.replace(day=1)
+    if prefix and prefix.startswith("上"):
+        first = (first - timedelta(days=1)).replace(day=1)
+    for _ in range(3):
+        try:
+            candidate = first.replace(day=day)
+        except ValueError:
+            if prefix:
+                return None
+            candidate = None
+        if candidate is not None and (prefix or candidate <= today):
+            return candidate
+        first = (first - timedelta(days=1)).replace(day=1)
+    return None
 
 
 def find_dates(text: str, today: date) -> list[DateMatch]:
@@ -69,9 +119,12 @@ def find_dates(text: str, today: date) -> list[DateMatch]:
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue
-            value, ambiguous = _resolve(kind, m, today)
-            if kind == "day_cn" and value is None:
+            try:
+                value, ambiguous = _resolve(kind, m, today)
+            except (ValueError, KeyError, TypeError):
                 continue
+            if value is None and kind in ("day_cn", "md_dot", "md_slash", "ago_cn", "en_md"):
+                continue  # `35号`, `2.30`: not a date after all
             found.append(DateMatch(m.start(), m.end(), value, ambiguous))
             taken.append((m.start(), m.end()))
     return sorted(found, key=lambda d: d.start)
@@ -81,28 +134,28 @@ def _resolve(kind: str, m: re.Match, today: date) -> tuple[date | None, bool]:
     g = m.groups()
     if kind == "iso":
         return _recent(today, int(g[1]), int(g[2]), int(g[0])), False
-    if kind in ("md_cn", "md_slash"):
+    if kind == "md_cn":
+        year = int(g[1]) if g[1] else {"今年": today.year, "去年": today.year - 1, "前年": today.year - 2}.get(g[0])
+        return _recent(today, _int(g[2]), _int(g[3]), year), False
+    if kind == "md_slash":
         return _recent(today, int(g[0]), int(g[1])), False
     if kind == "md_dot":
         return _recent(today, int(g[0]), int(g[1])), True
     if kind == "day_cn":
-        day = int(g[0])
-        for back in range(0, 3):
-            month_start = (today.replace(day=1) - timedelta(days=1)).replace(day=1) if back else today.replace(day=1)
-            if back == 2:
-                month_start = (month_start - timedelta(days=1)).replace(day=1)
-            try:
-                candidate = month_start.replace(day=day)
-            except ValueError:
-                continue
-            if candidate <= today:
-                return candidate, False
-        return None, False
+        day = _int(g[1])
+        return (_month_day(today, day, g[0]) if 1 <= day <= 31 else None), False
+    if kind in ("ago_cn", "ago_en"):
+        n = _EN_SMALL.get(g[0].lower()) or _int(g[0])
+        return today - timedelta(days=n), False
     if kind == "week_cn":
         return _weekday(today, WEEKDAYS[g[1]], g[0]), False
     if kind == "rel_cn":
         return today - timedelta(days=RELATIVE[m.group(0)]), False
+    if kind == "en_md":
+        month = MONTHS[(g[0] or g[3]).lower()]
+        day = int(g[1] or g[2])
+        return _recent(today, month, day, int(g[4]) if g[4] else None), False
     if kind == "week_en":
         prefix = (g[0] or "").lower() or None
-        return _weekday(today, EN_WEEKDAYS[g[1].lower()], "last" if prefix == "last" else None), False
+        return _weekday(today, EN_WEEKDAYS[g[1].lower()], None if prefix == "on" else prefix), False
     return today - timedelta(days=RELATIVE[m.group(1).lower()]), False

@@ -1,7 +1,8 @@
 """Any chat message → the §8.3 meaning: intent plus the fields that intent needs.
 
-Command words (报单, 库存, …) decide when present; otherwise the text is understood when it
-is clear: a SKU with a quantity is a sale, 还有多少/库存 asks for stock, 返利 for rebates.
+Command words (报单, 库存, …) decide when present; otherwise the text is understood when it is
+clear: a SKU with a quantity or price is a sale, 还剩多少/有货吗/how much … left asks for stock,
+返利 for rebates, 好的/不对 confirm or cancel. Anything else is `unknown`, never an error.
 """
 from __future__ import annotations
 
@@ -9,87 +10,41 @@ import re
 import unicodedata
 from datetime import date
 
-import phonenumbers
-
 from .. import intents
-from . import spans as S
-from .sale import parse_sale, strip_fillers
-from .skus import SkuMatcher
+from .claims import parse_claim
+from .items import assemble
+from .sale import MAX_PACKS, mark, name_unknown, parse_sale, strip_fillers
+from .skus import Mention, SkuMatcher
 from .units import to_base
 
-STOCK_WORDS = re.compile(r"库存|还有多少|剩多少|还剩|多少货|有货吗|有没有货|存货|stock|inventory", re.I)
-REBATE_WORDS = re.compile(r"返利|返点|rebate", re.I)
-CLAIMS_WORDS = re.compile(r"我的报备|报备列表|my claims", re.I)
-COUNT_WORDS = re.compile(r"^\s*(盘点|盘库|count|stocktake)", re.I)
-SALE_VERBS = re.compile(r"卖了|卖给|卖出|售出|送了|发了|出货|报单|sold|\bsell\b|\bsale\b", re.I)
-USCC = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})(?![0-9A-Z])")
-PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|0\d{2,3}[\s-]?\d{3,4}[\s-]?\d{4})(?!\d)")
+STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|"
+                         r"\bstock\b|\binventory\b|how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand)|"
+                         r"\b(?:left|remaining)\s*\??$", re.I)
+STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩下多少|剩下|剩几箱|剩几|还有几箱|还有几|多少货|有货吗|有没有货|有货没|"
+                         r"存货|货还有|多少|几箱|查一下|查询|查查|查|看看|看一下|请问|的|吗|呢|还有|\bstock\b|\binventory\b|"
+                         r"\bhow\b|\bmuch\b|\bmany\b|\bleft\b|\bremaining\b|\bin\b|\bon hand\b|\bcheck\b|\bof\b|\bis\b|"
+                         r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bhave\b|\bfor\b|\bthe\b|[?？!！,，.。]", re.I)
+REBATE_WORDS = re.compile(r"返利|返点|\brebates?\b", re.I)
+CLAIMS_WORDS = re.compile(r"我的报备|报备列表|报备记录|查报备|我的客户|\bmy claims\b|\blist claims\b", re.I)
+CLAIM_WORD = re.compile(r"^(?:客户报备|报备客户|报备|claim)\s*[:：]?\s*", re.I)
+COUNT_WORDS = re.compile(r"^\s*(?:库存盘点|盘点|盘库|stocktake|stock\s*take|count)\s*[:：]?\s*", re.I)
+BIND_WORDS = re.compile(r"^\s*(?:绑定|邀请码|绑定码|bind|invite code)\s*(?:码|是)?\s*[:：]?\s*", re.I)
+SALE_VERBS = re.compile(r"卖了|卖给|卖出|售出|送了|发了|出货|报单|拿了|要了|订了|\bsold\b|\bsell\b|\bsale\b", re.I)
+CONFIRM = {"好", "好的", "好滴", "对", "对的", "是", "是的", "没错", "没问题", "确定", "可以", "行", "ok", "okay", "y", "yes",
+           "confirm", "确认", "对了", "嗯", "嗯嗯", "👌", "👍"}
+CANCEL = {"不对", "不是", "不要", "算了", "取消", "不用了", "作废", "no", "n", "cancel", "nope", "错了"}
+UNDO = re.compile(r"^(?:撤销|撤回|撤单|undo|revoke)", re.I)
+HELP = {"帮助", "help", "怎么用", "使用说明", "菜单", "menu", "说明", "功能", "?帮助"}
 
 
 def normalize(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip()
 
 
-def phone_digits(raw: str) -> str | None:
-    """A valid CN mobile or landline as national digits (`13912345678`, `02584561234`)."""
-    try:
-        number = phonenumbers.parse(raw, "CN")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return re.sub(r"\D", "", phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL))
-
-
-def parse_claim(rest: str) -> dict:
-    """`NAME [phone] [USCC]` in any order after the command word."""
-    text = rest
-    uscc = None
-    m = USCC.search(text.upper())
-    if m:
-        uscc = m.group(1)
-        text = text[:m.start()] + " " + text[m.end():]
-    phone = None
-    for pm in PHONE.finditer(text):
-        digits = phone_digits(pm.group(0))
-        if digits:
-            phone = digits
-            text = text[:pm.start()] + " " + text[pm.end():]
-            break
-    name = re.sub(r"^(?:客户|客户名称|名称|name)\s*[:：]?\s*", "", normalize(text).strip(" ,，;；:："), flags=re.I)
-    name = re.sub(r"\s*(?:电话|手机|tel|phone|信用代码|统一社会信用代码)\s*[:：]?\s*$", "", name, flags=re.I)
-    return {"customer": name or None, "phone": phone, "uscc": uscc}
-
-
-def parse_count(rest: str, matcher: SkuMatcher, today: date) -> dict:
-    """`A100 35箱 B100 12箱` / one SKU a line / `B200 0` → items of SKU and base quantity."""
-    items, missing = [], set()
-    for line in re.split(r"[\n;；]+", rest):
-        parsed = parse_sale(line, matcher, today)
-        if not parsed.items and not parsed.unresolved:
-            continue
-        for it in parsed.items:
-            if it["qty"] is None:
-                bare = re.search(r"(?<![A-Za-z0-9.])(\d+)(?![\d.])\s*$", line)
-                qty = int(bare.group(1)) if bare else None
-                if qty == 0 or (qty is not None and "quantity" not in parsed.missing):
-                    it = {**it, "qty": qty}
-                elif it.get("amount_fen") is None and bare and qty is not None:
-                    it = {**it, "qty": qty}
-            if it["qty"] is None:
-                missing.add("quantity")
-            items.append({"sku": it["sku"], "qty": it["qty"]})
-        if parsed.unresolved:
-            missing.add("sku")
-    return {"items": items, "missing": sorted(missing)}
-
-
 def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     """The meaning of one message as §8.3 prints it (extra keys allowed)."""
     norm = normalize(text)
-    found = intents.command_word(norm)
-    intent = found.intent if found else _guess(norm, matcher)
-    rest = found.rest if found else norm
+    intent, rest = _intent(norm, matcher, today)
     if intent == "sale":
         p = parse_sale(norm, matcher, today)
         out = {"intent": "sale", "customer": p.customer, "date": p.date.isoformat() if p.date else None,
@@ -102,39 +57,129 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
             out["problems"] = p.problems
         return out
     if intent == "stock":
-        mentions = matcher.find(rest)
-        codes = {c for m in mentions for c in m.codes}
-        code = next(iter(codes)) if len(codes) == 1 else None
-        partner = re.search(r"(?<![A-Za-z0-9])(P\d{2,})(?![0-9])", rest, re.I)
-        if code is None and not mentions:
-            word = strip_fillers(STOCK_WORDS.sub(" ", re.sub(r"查一下|查查|查|看看|看一下|的", " ", rest)).strip())
-            resolved = matcher.resolve(word) if word else ()
-            code = resolved[0] if len(resolved) == 1 else None
-        return {"intent": "stock", "sku": code, "partner": partner.group(1).upper() if partner else None}
+        return {"intent": "stock", **parse_stock(rest, matcher)}
     if intent == "count":
-        return {"intent": "count", **parse_count(COUNT_WORDS.sub("", rest) if not found else rest, matcher, today)}
+        return {"intent": "count", **parse_count(rest, matcher, today)}
     if intent == "claim":
         return {"intent": "claim", **parse_claim(rest)}
     if intent == "bind":
-        code = rest.split()[0].upper() if rest.split() else None
-        return {"intent": "bind", "code": code}
+        code = re.search(r"[A-Za-z0-9][A-Za-z0-9\-]{3,}", rest)
+        return {"intent": "bind", "code": code.group(0).upper() if code else None}
     return {"intent": intent}
 
 
-def _guess(text: str, matcher: SkuMatcher) -> str:
-    if CLAIMS_WORDS.search(text):
-        return "claims"
-    if COUNT_WORDS.search(text):
-        return "count"
-    if REBATE_WORDS.search(text):
-        return "rebate"
-    if STOCK_WORDS.search(text) and not SALE_VERBS.search(text):
-        return "stock"
-    has_sku = bool(matcher.find(text))
-    has_qty = bool(S.QTY_PATTERN.search(text))
-    if (has_sku and has_qty) or (SALE_VERBS.search(text) and (has_sku or has_qty)):
-        return "sale"
-    return "unknown"
+def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str]:
+    """The intent and the text after the command word (the whole text when there is none)."""
+    bare = re.sub(r"[\s.。!！~～,，]+$", "", norm).lower()
+    if not bare:
+        return "unknown", ""
+    if bare in CONFIRM:
+        return "confirm", ""
+    if bare in CANCEL:
+        return "cancel", ""
+    if bare in HELP:
+        return "help", ""
+    if COUNT_WORDS.match(norm):
+        return "count", COUNT_WORDS.sub("", norm, count=1)
+    if CLAIMS_WORDS.search(norm):
+        return "claims", norm
+    m = BIND_WORDS.match(norm)
+    if m and re.fullmatch(r"[A-Za-z0-9\-]{4,}", norm[m.end():].strip()):
+        return "bind", norm[m.end():]
+    found = intents.command_word(norm)
+    if found is not None and found.intent in ("confirm", "cancel") and found.rest:
+        found = None  # `确认一下A100库存`: not a bare confirmation
+    if found is not None:
+        return found.intent, found.rest
+    if UNDO.match(norm):
+        return "undo", ""
+    if CLAIM_WORD.match(norm):
+        return "claim", CLAIM_WORD.sub("", norm, count=1)
+    if REBATE_WORDS.search(norm):
+        return "rebate", norm
+    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm):
+        return "stock", norm
+    if _looks_like_sale(norm, matcher, today):
+        return "sale", norm
+    return "unknown", norm
 
 
-__all__ = ["parse_message", "to_base"]
+def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> bool:
+    """A SKU with a quantity or a price, a quantity with a price, or a sales verb with either."""
+    if not re.search(r"\d|[一二两三四五六七八九十百千万半]|\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten)\b",
+                     norm, re.I):
+        return False
+    mk = mark(norm, matcher, today)
+    has_sku = bool(mk.mentions) or any(matcher.resolve(w.text) for w in mk.words if not w.marked)
+    has_qty = bool(mk.qtys)
+    has_price = any(p.mode in ("per", "total") or p.extra.get("num") for p in mk.prices) or bool(mk.bares)
+    verb = bool(SALE_VERBS.search(norm))
+    return (has_sku and (has_qty or has_price or verb)) or (has_qty and (verb or bool(mk.prices)))
+
+
+def parse_stock(rest: str, matcher: SkuMatcher) -> dict:
+    """`A100还有多少`, `查一下苏打水库存`, `how much A100 left` → the SKU asked about (or null)."""
+    mentions = matcher.find(rest)
+    codes = sorted({c for m in mentions for c in m.codes})
+    partner = re.search(r"(?<![A-Za-z0-9])(P\d{2,})(?![0-9])", rest, re.I)
+    if not mentions:
+        for word in STOCK_NOISE.sub(" ", rest).split():
+            word = strip_fillers(word)
+            if word and not (partner and word.upper() == partner.group(1).upper()):
+                codes = sorted(set(codes) | set(matcher.resolve(word)))
+    out = {"sku": codes[0] if len(codes) == 1 else None,
+           "partner": partner.group(1).upper() if partner else None}
+    if len(codes) > 1:
+        out["candidates"] = codes
+    return out
+
+
+def parse_count(rest: str, matcher: SkuMatcher, today: date) -> dict:
+    """`A100 35箱 B100 12箱` / one SKU a line / `B200 0` → items of SKU and base quantity."""
+    text = unicodedata.normalize("NFKC", rest)
+    mk = mark(text, matcher, today)
+    plain = []
+    for w in mk.words:
+        codes = matcher.resolve(w.text)
+        if codes:
+            mk.mentions.append(Mention(w.start, w.end, codes, w.text))
+        else:
+            plain.append(w)
+    mk.mentions.sort(key=lambda m: m.start)
+    items, missing, unresolved, problems = [], set(), [], set()
+    lines = assemble(text, mk.mentions, mk.qtys, [], mk.bares, count=True)
+    name_unknown(lines, plain, text)
+    for it in lines:
+        if not it.known:
+            if it.mention is not None or it.qty is not None:
+                missing.add("sku")
+                m = it.mention
+                unresolved.append({"token": m.token if m else None, "start": m.start if m else None,
+                                   "end": m.end if m else None, "codes": list(it.codes)})
+            continue
+        sku = matcher.get(it.codes[0])
+        qty = None
+        if it.qty is None:
+            missing.add("quantity")
+        else:
+            q = it.qty
+            base = to_base(q.value, q.unit, sku) if q.unit else q.value * max(sku.pack_size, 1)
+            if q.extra.get("loose") is not None:
+                base += to_base(q.extra["loose"], q.extra["loose_unit"], sku)
+            if base < 0 or base != base.to_integral_value() or base > MAX_PACKS * max(sku.pack_size, 1):
+                missing.add("quantity")
+                problems.add("bad_quantity")
+            else:
+                qty = int(base)
+        items.append({"sku": sku.code, "qty": qty})
+    if not items and not unresolved:
+        missing.add("sku")
+    out = {"items": items, "missing": sorted(missing)}
+    if unresolved:
+        out["unresolved"] = unresolved
+    if problems:
+        out["problems"] = sorted(problems)
+    return out
+
+
+__all__ = ["parse_message", "parse_stock", "parse_count", "normalize"]

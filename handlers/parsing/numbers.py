@@ -1,4 +1,4 @@
-"""Numbers as chat writes them: 20, 2.8, １０ (NFKC first), 二十, 两, 一百二十, 3.5万, 2w, 1千, 两箱半.
+"""Numbers as chat writes them: 20, 2.8, １０ (NFKC first), 二十, 两, 一百二十, 3.5万, 2w, 1千, 3k, two.
 
 cn2an does the Chinese numerals; this module finds them in text and adds the 万/千/w/k
 multipliers and the 块/毛 spoken-price forms cn2an leaves alone. Everything is Decimal.
@@ -7,32 +7,40 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 import cn2an
 
 CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
-CN_NUM = rf"[{CN_DIGITS}]+"
+CN_NUM = rf"[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?"
 AR_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
-MULT = {"万": Decimal(10000), "w": Decimal(10000), "W": Decimal(10000), "千": Decimal(1000),
-        "k": Decimal(1000), "K": Decimal(1000)}
-# An amount: arabic (with an optional 万/千/w/k) or Chinese numerals; `2块8` is 2.8.
-NUMBER = rf"(?:{AR_NUM}(?:[万千wWkK](?![A-Za-z]))?|{CN_NUM})"
-_AR_RE = re.compile(rf"^({AR_NUM})([万千wWkK]?)$")
+MULT = {"万": Decimal(10000), "w": Decimal(10000), "千": Decimal(1000), "k": Decimal(1000)}
+EN_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+            "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
+            "hundred": 100, "a": 1, "an": 1}
+EN_NUM = r"(?:" + "|".join(sorted(EN_WORDS, key=len, reverse=True)) + r")(?![a-z'])"
+# An amount: arabic (with an optional 万/千/w/k) or Chinese numerals.
+NUMBER = rf"(?:{AR_NUM}(?:\s?[万千wWkK](?![A-Za-z]))?|{CN_NUM})"
+_AR_RE = re.compile(rf"^({AR_NUM})\s?([万千wWkK]?)$")
+_CN_RE = re.compile(rf"^{CN_NUM}$")
 
 
+@lru_cache(maxsize=4096)
 def to_decimal(token: str) -> Decimal | None:
-    """`28`→28, `2.8`→2.8, `3.5万`→35000, `二十八`→28, `一万二`→12000; None if not a number."""
+    """`28`→28, `2.8`→2.8, `3.5万`→35000, `二十八`→28, `一万二`→12000, `two`→2; None if not a number."""
     token = token.strip()
     m = _AR_RE.match(token)
     try:
         if m:
             value = Decimal(m.group(1).replace(",", ""))
-            return value * MULT[m.group(2)] if m.group(2) else value
-        if token and all(ch in CN_DIGITS for ch in token):
-            if token in ("万", "千", "百", "亿"):
+            return value * MULT[m.group(2).lower()] if m.group(2) else value
+        if token.lower() in EN_WORDS:
+            return Decimal(EN_WORDS[token.lower()])
+        if _CN_RE.match(token):
+            if token in ("万", "千", "百", "亿", "十万", "千万", "百万"):
                 return None
             return Decimal(str(cn2an.cn2an(token, "smart")))
-    except (InvalidOperation, ValueError, KeyError):
+    except (InvalidOperation, ValueError, KeyError, TypeError):
         return None
     return None
 
@@ -48,3 +56,8 @@ def spoken_price(major: str, minor: str | None) -> Decimal | None:
     if jiao is None or jiao >= 10:
         return None
     return whole + jiao / 10
+
+
+def is_chinese_numeral(token: str) -> bool:
+    """Whether a number was written in Chinese numerals (三, 二十), which names also use."""
+    return bool(token) and all(ch in CN_DIGITS or ch == "点" for ch in token)

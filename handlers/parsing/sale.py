@@ -1,45 +1,31 @@
 """A sales message → customer, date and lines (SKU, quantity in base units, amount in fen).
 
-Works on marked spans (spans.py): dates, SKU mentions, quantities and prices are marked first;
-what is left over is the customer (after 给/卖给/客户/to, or the likeliest name), or a product
-word we could not place. Prices are per stated unit unless marked as a total; an unmarked price
-takes the reading whose unit price lies nearest the SKU's guide price.
+Works on marked spans: dates, SKU mentions, prices, quantities and bare numbers are marked first
+(spans.py); the words left over are split at customer markers (words.py) and become the customer
+(after 给/卖给/客户/to, or the likeliest name), a SKU said loosely (pinyin, initials, part of a
+name), or a product word we could not place. Lines are put together in items.py.
 """
 from __future__ import annotations
 
-import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from . import spans as S
 from .dates import find_dates
-from .skus import Mention, SkuMatcher
-from .units import is_pack, to_base
+from .items import Item, assemble, best_reading
+from .numbers import is_chinese_numeral
+from .skus import CJK, Mention, SkuMatcher
+from .spans import Span, free, grammar
+from .units import to_base
+from .words import Word, glued_name, is_person, is_shop, strip_fillers, words
 
 MAX_PACKS = 1_000_000
-COMMAND = re.compile(r"^\s*(报单|销售|出货|sale|sold|sell)\s*[:：]?\s*", re.I)
-PUNCT = re.compile(r"[,，;；。!！?？、\n]+")
-MARKER = re.compile(r"^(?:卖给|送给|发给|卖到|客户名称|客户名|客户|顾客|门店|to|customer|client)\s*[:：]?\s*|^给", re.I)
-FILLER_WORDS = ("卖了", "卖出", "售出", "卖掉", "送了", "发了", "出了", "发货", "出货", "卖", "送", "发", "给", "了",
-                "的", "一下", "和", "跟", "还有", "以及", "另外", "都是", "各", "每", "元", "块", "共", "啊", "呢", "吧",
-                "sold", "sell", "sale", "to", "for", "at", "on", "the", "and", "of", "each", "total", "in", "yuan",
-                "rmb", "customer", "client")
-_FILLER = re.compile(r"^(?:" + "|".join(sorted(map(re.escape, FILLER_WORDS), key=len, reverse=True)) + r")(?:\b|(?=[^a-z]))",
-                     re.I)
-_FILLER_END = re.compile(r"(?:\b|(?<=[^a-z]))(?:" + "|".join(sorted(map(re.escape, FILLER_WORDS), key=len, reverse=True))
-                         + r")$", re.I)
-SHOP = re.compile(r"(超市|便利店|商店|商行|店|公司|餐厅|饭店|酒店|酒楼|批发|部|厂|中心|商贸|超|mart|store|shop|kitchen|"
-                  r"restaurant|ltd|co\b|market)", re.I)
+MAX_AMOUNT = Decimal(10) ** 9
+COMMAND = re.compile(r"^\s*(?:报单|销售|出货|卖货|sale|sold|sell)(?![A-Za-z])\s*[:：]?\s*", re.I)
 
-
-@dataclass
-class Item:
-    codes: tuple[str, ...] = ()
-    qty: S.Span | None = None
-    price: S.Span | None = None
-    token: str | None = None        # the word we could not place as a SKU
+__all__ = ["SaleParse", "parse_sale", "strip_fillers", "MAX_PACKS"]
 
 
 @dataclass
@@ -49,174 +35,160 @@ class SaleParse:
     future: bool
     items: list[dict]
     missing: list[str]
-    unresolved: list[dict] = field(default_factory=list)  # {"token", "codes"} for ambiguous/unknown SKUs
+    unresolved: list[dict] = field(default_factory=list)  # {"token", "start", "end", "codes"} per unclear SKU
     problems: list[str] = field(default_factory=list)     # bad_quantity | bad_price | bad_date
 
 
-def strip_fillers(text: str) -> str:
-    prev = None
-    while prev != text:
-        prev = text
-        text = _FILLER.sub("", text).strip(" :：-")
-        text = _FILLER_END.sub("", text).strip(" :：-")
-    return text
+@dataclass
+class Marked:
+    """Everything found in one message, before lines are put together."""
+    text: str
+    mentions: list[Mention]
+    qtys: list[Span]
+    prices: list[Span]
+    bares: list[Span]
+    words: list[Word]
+    dates: list
 
 
-def _chunks(text: str, taken: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
-    """Maximal runs of text no span took, split at punctuation and at spaces between CJK words."""
-    mask = [False] * len(text)
-    for s, e in taken:
-        for i in range(s, e):
-            mask[i] = True
-    out, i = [], 0
-    while i < len(text):
-        if mask[i]:
-            i += 1
-            continue
-        j = i
-        while j < len(text) and not mask[j]:
-            j += 1
-        pos = i
-        for piece in re.split(r"([,，;；。!！?？、\n]+|(?<![A-Za-z'.&])\s+|\s+(?![A-Za-z'&]))", text[i:j]):
-            if piece and not PUNCT.fullmatch(piece) and piece.strip():
-                out.append((pos, pos + len(piece), piece))
-            pos += len(piece) if piece else 0
-        i = j
-    return out
-
-
-def parse_sale(text: str, matcher: SkuMatcher, today: date) -> SaleParse:
-    """Reads one sales message; nothing here touches the database."""
+def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
+    """Marks dates, SKUs, prices, quantities and numbers; returns them with the leftover words."""
+    g = grammar(matcher.units_re)
     taken: list[tuple[int, int]] = []
     cmd = COMMAND.match(text)
     if cmd:
         taken.append((0, cmd.end()))
-    dates = [d for d in find_dates(text, today) if S._free(taken, d.start, d.end)]
-    mentions = [m for m in matcher.find(text) if S._free(taken, m.start, m.end)
+    dates = [d for d in find_dates(text, today) if free(taken, d.start, d.end)]
+    mentions = [m for m in matcher.find(text) if free(taken, m.start, m.end)
                 and all(not (m.start < d.end and d.start < m.end) for d in dates)]
-    taken += [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in dates if not d.ambiguous]
-    ambiguous_dates = [d for d in dates if d.ambiguous]
-    taken += [(d.start, d.end) for d in ambiguous_dates]
-    prices = S.find_prices_with_unit(text, taken)
-    qtys = S.find_quantities(text, taken)
-    prices += S.find_other_prices(text, taken)
-    for bare in S.find_bare_numbers(text, taken):
-        nxt = min((m for m in mentions if m.start >= bare.end), key=lambda m: m.start, default=None)
-        if nxt is not None and not text[bare.end:nxt.start].strip():
-            qtys.append(S.Span(bare.start, bare.end, "qty", bare.value, None))
-        else:
-            prices.append(S.Span(bare.start, bare.end, "price", bare.value, None, "unmarked", bare.extra))
-    if not prices and ambiguous_dates and (mentions or qtys):
-        d = ambiguous_dates.pop()
-        prices.append(S.Span(d.start, d.end, "price", Decimal(text[d.start:d.end]), None, "unmarked"))
-        dates = [x for x in dates if x is not d]
-    customer, mentions = _customer_and_words(text, taken, mentions, qtys, matcher)
-    items = _assemble(mentions, qtys, prices)
-    return _finish(items, customer, dates, matcher, today)
+    dates = [d for d in dates if all(not (m.start < d.end and d.start < m.end) for m in mentions)]
+    taken += [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in dates]
+    prices = g.prices_with_unit(text, taken)
+    qtys = g.quantities(text, taken)
+    prices += g.other_prices(text, taken)
+    bares = g.bare_numbers(text, taken)
+    ambiguous = [d for d in dates if d.ambiguous]
+    if ambiguous and not prices and not bares and (mentions or qtys):
+        d = ambiguous[-1]  # `11.16` with no other price is the price
+        prices.append(Span(d.start, d.end, "price", Decimal(text[d.start:d.end]), None, "unmarked"))
+        dates.remove(d)
+    spans = qtys + prices
+    # A Chinese numeral or a SKU word glued to the rest of a shop name belongs to the name.
+    for s in list(spans):
+        if is_chinese_numeral(s.extra.get("num", "")) and glued_name(text, s.end, taken):
+            taken.remove((s.start, s.end))
+            (qtys if s.kind == "qty" else prices).remove(s)
+    for m in list(mentions):
+        run = glued_name(text, m.end, taken)
+        if CJK.search(text[m.start:m.end]) and run and len(run) <= 3:
+            taken.remove((m.start, m.end))
+            mentions.remove(m)
+    return Marked(text, mentions, qtys, prices, bares, words(text, taken), dates)
 
 
-def _customer_and_words(text, taken, mentions, qtys, matcher):
-    """Picks the customer among the leftovers; leftovers that name a SKU become mentions."""
+def parse_sale(text: str, matcher: SkuMatcher, today: date) -> SaleParse:
+    """Reads one sales message; nothing here touches the database."""
+    text = unicodedata.normalize("NFKC", text or "")
+    mk = mark(text, matcher, today)
+    customer, plain = _resolve_words(mk, matcher)
+    items = assemble(text, mk.mentions, mk.qtys, mk.prices, mk.bares)
+    customer = _unknown_products(items, plain, customer, text)
+    return _finish(items, customer, mk.dates, matcher, today)
+
+
+def _resolve_words(mk: Marked, matcher: SkuMatcher) -> tuple[Word | None, list[Word]]:
+    """The marked customer, and leftover words: those naming a SKU loosely become mentions."""
     marked, plain = None, []
-    for start, end, raw in _chunks(text, taken):
-        m = MARKER.match(raw.strip())
-        if m:
-            name = strip_fillers(raw.strip()[m.end():])
-            if name and marked is None:
-                marked = name
+    for w in mk.words:
+        if w.marked and marked is None:
+            marked = w
             continue
-        word = strip_fillers(raw.strip())
-        if not word:
-            continue
-        codes = matcher.resolve(word) if not SHOP.search(word) else ()
+        codes = () if is_shop(w.text) or is_person(w.text) else matcher.resolve(w.text)
         if codes:
-            mentions.append(Mention(start, end, codes))
+            mk.mentions.append(Mention(w.start, w.end, codes, w.text))
         else:
-            plain.append((start, end, word))
-    mentions.sort(key=lambda m: m.start)
-    if marked:
-        return marked, mentions
-    # A word right next to a quantity that names no SKU is an unknown product, not the customer.
+            plain.append(w)
+    mk.mentions.sort(key=lambda m: m.start)
+    for i, m in enumerate(mk.mentions):
+        if len(m.codes) > 1:  # `冰泉 550ml`: a size word beside a vague name picks one
+            hint = next((w for w in plain if 0 <= w.start - m.end <= 1 and not CJK.search(w.text)), None)
+            codes = matcher.narrow(m.codes, hint.text) if hint else m.codes
+            if len(codes) < len(m.codes):
+                mk.mentions[i] = Mention(m.start, hint.end, codes, mk.text[m.start:hint.end])
+                plain.remove(hint)
+    return marked, plain
+
+
+def _adjacent(w: Word, spans: list[Span], text: str) -> bool:
+    return any((0 <= s.start - w.end <= 2 and not text[w.end:s.start].strip())
+               or (0 <= w.start - s.end <= 2 and not text[s.end:w.start].strip()) for s in spans)
+
+
+def _unknown_products(items: list[Item], plain: list[Word], customer: Word | None, text: str) -> str | None:
+    """Words beside a line without a SKU name that line's product (unknown); the rest may be the customer."""
+    name_unknown(items, plain, text, customer is not None)
+    if customer is not None:
+        return customer.text
+    return _likeliest_name(plain, text)
+
+
+def name_unknown(items: list[Item], plain: list[Word], text: str, has_customer: bool = False) -> None:
+    """Gives a line without a SKU the word written beside its quantity or price (`雪碧 3箱`)."""
+    unnamed = [it for it in items if it.mention is None]
+    for it in unnamed:
+        spans = [s for s in (it.qty, it.price) if s is not None]
+        near = [w for w in plain if not is_shop(w.text) and not is_person(w.text) and _adjacent(w, spans, text)]
+        if not near and len(unnamed) == 1 and (has_customer or any(is_shop(w.text) for w in plain)):
+            near = [w for w in plain if not is_shop(w.text) and not is_person(w.text)]
+            near = near if len(near) == 1 else []
+        if near:
+            w = near[0]
+            it.mention = Mention(w.start, w.end, (), w.text)
+            plain.remove(w)
+
+
+def _likeliest_name(plain: list[Word], text: str) -> str | None:
+    """A shop-like name first (words apart only by spaces joined: `华润万家 南京店`), then a person."""
+    groups: list[list[Word]] = []
+    for w in plain:
+        if groups and not text[groups[-1][-1].end:w.start].strip():
+            groups[-1].append(w)
+        else:
+            groups.append([w])
     names = []
-    for start, end, word in plain:
-        near_qty = any(abs(q.start - end) <= 1 or abs(start - q.end) <= 1 for q in qtys)
-        if near_qty and not SHOP.search(word):
-            mentions.append(Mention(start, end, ()))
-            continue
-        names.append((bool(SHOP.search(word)), len(word), start, word))
-    mentions.sort(key=lambda m: m.start)
+    for group in groups:
+        for k in range(len(group)):
+            words_ = group[k:]
+            joined = text[words_[0].start:words_[-1].end]
+            if is_shop(words_[-1].text) and (len(words_) == 1 or all(CJK.search(x.text) for x in words_)):
+                names.append((2, len(joined), joined))
+                break
+        for w in group:
+            names.append((1 if is_person(w.text) else 0, len(w.text), w.text))
     if not names:
-        return None, mentions
-    return max(names)[3], mentions
+        return None
+    return max(names, key=lambda n: (n[0], n[1]))[2]
 
 
-def _assemble(mentions, qtys, prices) -> list[Item]:
-    elems = sorted([("m", m.start, m) for m in mentions] + [("q", q.start, q) for q in qtys]
-                   + [("p", p.start, p) for p in prices], key=lambda e: e[1])
-    items: list[Item] = []
-    current: Item | None = None
-    shared, pending = [], []
-    last_kind = None
-    for kind, _pos, e in elems:
-        if kind == "m":
-            existing = next((it for it in items if it.codes == e.codes and len(e.codes) == 1 and it.qty), None)
-            if last_kind == "m" and current is not None and current.codes == e.codes:
-                pass  # `B200 气泡水`: the same SKU named twice
-            elif existing is not None:
-                current = existing
-            elif current is not None and not current.codes and current.qty is not None and last_kind == "q":
-                current.codes = e.codes  # `二十箱A100`
-            else:
-                current = Item(codes=e.codes)
-                items.append(current)
-            if not e.codes and current.token is None:
-                current.token = "?"
-        elif kind == "q":
-            if current is not None and current.qty is None and (current.codes or current.token):
-                current.qty = e
-            else:
-                current = Item(qty=e)
-                items.append(current)
-        else:
-            if e.extra.get("shared"):
-                shared.append(e)
-            elif current is not None and current.price is None:
-                current.price = e
-            else:
-                free = next((it for it in items if it.price is None), None)
-                if free is not None:
-                    free.price = e
-                else:
-                    pending.append(e)
-        last_kind = kind
-    for it in items:
-        if it.price is None and shared:
-            it.price = shared[0]
-        elif it.price is None and pending:
-            it.price = pending.pop(0)
-    return items
+def _quantity(it: Item, sku, problems: list[str]) -> Decimal | None:
+    """The line's quantity in base units; a bare count means packs unless the price says otherwise."""
+    q = it.qty
+    if it.price is not None:
+        base = best_reading(it, sku)[0]
+    else:
+        base = to_base(q.value, q.unit, sku) if q.unit else q.value * max(sku.pack_size, 1)
+        if q.extra.get("loose") is not None:
+            base += to_base(q.extra["loose"], q.extra["loose_unit"], sku)
+    if base <= 0 or base != base.to_integral_value() or base > MAX_PACKS * max(sku.pack_size, 1):
+        problems.append("bad_quantity")
+        return None
+    return base
 
 
-def _amount(item: Item, sku, qty_base: Decimal) -> Decimal | None:
-    p = item.price
-    stated_pack = item.qty.unit is not None and is_pack(item.qty.unit, sku)
-    if p.mode == "total":
-        return p.value
-    if p.mode == "per":
-        pack = is_pack(p.unit, sku) if p.unit else stated_pack
-        return p.value * qty_base / (sku.pack_size if pack else 1)
-    readings = [p.value * qty_base / (sku.pack_size if stated_pack else 1), p.value]
-    if sku.pack_size > 1:
-        readings.append(p.value * qty_base / (1 if stated_pack else sku.pack_size))
-    guide = Decimal(sku.guide_price_fen) / 100
-    if guide <= 0 or qty_base <= 0:
-        return readings[0]
-    return min(readings, key=lambda a: abs(math.log(float(a / qty_base / guide))) if a > 0 else math.inf)
-
-
-def _finish(items, customer, dates, matcher, today) -> SaleParse:
-    problems, unresolved, out = [], [], []
-    missing = set()
+def _finish(items: list[Item], customer: str | None, dates, matcher: SkuMatcher, today: date) -> SaleParse:
+    problems: list[str] = []
+    unresolved, out = [], []
+    missing: set[str] = set()
     when = next((d.value for d in dates), today)
     future = when is not None and when > today
     if when is None:
@@ -224,35 +196,36 @@ def _finish(items, customer, dates, matcher, today) -> SaleParse:
     if not items:
         missing.add("sku")
     for it in items:
-        if len(it.codes) != 1:
+        if not it.known:
             missing.add("sku")
-            unresolved.append({"codes": list(it.codes)})
+            m = it.mention
+            unresolved.append({"token": m.token if m else None, "start": m.start if m else None,
+                               "end": m.end if m else None, "codes": list(it.codes)})
             continue
         sku = matcher.get(it.codes[0])
-        qty_base = None
+        qty_base = amount_fen = None
         if it.qty is None:
             missing.add("quantity")
         else:
-            q = to_base(it.qty.value, it.qty.unit, sku)
-            if it.qty.extra.get("loose") is not None:
-                q += to_base(it.qty.extra["loose"], it.qty.extra["loose_unit"], sku)
-            if q <= 0 or q != q.to_integral_value() or q > MAX_PACKS * max(sku.pack_size, 1):
+            qty_base = _quantity(it, sku, problems)
+            if qty_base is None:
                 missing.add("quantity")
-                problems.append("bad_quantity")
-            else:
-                qty_base = q
-        amount_fen = None
         if it.price is None:
             missing.add("price")
         elif qty_base is not None:
-            amount = _amount(it, sku, qty_base)
-            if amount is None or amount <= 0 or amount > Decimal(10) ** 9:
+            amount = best_reading(it, sku)[1]
+            guide = Decimal(sku.guide_price_fen) / 100
+            absurd = guide > 0 and amount / qty_base > guide * 1000
+            if amount <= 0 or amount > MAX_AMOUNT or absurd:
                 missing.add("price")
                 problems.append("bad_price")
             else:
                 amount_fen = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        elif it.price.value <= 0:
+            missing.add("price")
+            problems.append("bad_price")
         out.append({"sku": sku.code, "qty": int(qty_base) if qty_base is not None else None,
                     "amount_fen": amount_fen})
     if not customer:
         missing.add("customer")
-    return SaleParse(customer, when, future, out, sorted(missing), unresolved, problems)
+    return SaleParse(customer, when, future, out, sorted(missing), unresolved, sorted(set(problems)))

@@ -1,0 +1,123 @@
+"""The words of a sales message that no number, date or SKU took: fillers, customer markers
+(给/卖给/客户:/to …, wherever they stand), customer names and unknown product words."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PUNCT = re.compile(r"[,，;；。!！?？、\n()（）\[\]【】<>《》\"“”]+")
+MARKER = re.compile(r"(?:卖给|送给|发给|交给|拿给|出给|售给|供给|给|客户名称|客户名|客户是|客户为|客户|顾客|买家|买方|购买方|收货方|"
+                    r"收货人|门店(?=\s*[:：])|\bsold\s+to\b|\bto\b|\bcustomer\b|\bclient\b|\bbuyer\b)\s*(?:是|为)?\s*[:：]?\s*",
+                    re.I)
+FILLER_WORDS = ("卖了", "卖出", "售出", "卖掉", "送了", "发了", "出了", "出库", "发货", "出货", "报单", "销售", "报一下", "记一下",
+                "登记", "录一下", "帮我", "帮忙", "麻烦", "请", "谢谢", "辛苦", "了", "的", "一下", "和", "跟", "还有", "以及",
+                "另外", "都是", "都", "各", "每", "元", "块", "共", "啊", "呢", "哈", "哦", "呀", "嗯", "我们", "我", "刚刚",
+                "刚才", "刚", "又", "再", "要了", "订了", "买了", "拿了", "提了", "进了", "走了", "一单", "这单", "单价", "价格",
+                "订单", "单子", "单", "日期", "时间", "备注", "商品", "产品", "数量", "金额",
+                "数量", "总价", "给", "卖", "送", "发", "sold", "sell", "sale", "to", "for", "at", "on", "and", "of", "each",
+                "total", "in", "yuan", "rmb", "customer", "client", "please", "pls", "thanks", "thx", "per", "price", "qty",
+                "with", "from", "by", "is", "was", "were", "we", "i", "today", "just", "have", "has")
+_FW = "|".join(sorted(map(re.escape, FILLER_WORDS), key=len, reverse=True))
+# Fillers go at either end; a single Chinese verb (卖/送/发/给) only at the end, so 发达超市 keeps its name.
+_LEAD_SAFE = "|".join(sorted((re.escape(w) for w in FILLER_WORDS if len(w) > 1 or w.isascii() or w in "了的和跟每各都单"),
+                             key=len, reverse=True))
+_FILLER = re.compile(rf"^(?:{_LEAD_SAFE})(?:(?<=[a-z])(?![a-z0-9'])|(?<![a-z]))", re.I)
+_FILLER_END = re.compile(rf"(?:(?<![a-z0-9])|(?<=[^a-z]))(?:{_FW})$", re.I)
+SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百货|店|铺|行|公司|集团|餐厅|餐馆|餐饮|饭店|饭馆|酒店|酒楼|酒家|食堂|批发部|"
+                  r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|"
+                  r"mart|store|shop|kitchen|restaurant|cafe|café|bar|hotel|market|supermarket|ltd\.?|co\.?|inc\.?|"
+                  r"company|trading|group|hall|deli|bakery|foods?|pharmacy)$", re.I)
+PERSON = re.compile(r"^(?:[老小阿][\u4e00-\u9fff]{1,2}|[\u4e00-\u9fff]{1,3}(?:总|姐|哥|叔|姨|嫂|师傅|老板|经理|老师|先生|女士|小姐))$")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPACE_SPLIT = re.compile(r"\s*[:：]\s*|(?<![A-Za-z0-9'.&\-])\s+|\s+(?![A-Za-z0-9'&])")
+
+
+@dataclass
+class Word:
+    start: int
+    end: int
+    text: str
+    marked: bool = False
+
+
+def strip_fillers(text: str) -> str:
+    """`卖了老王的` → `老王`: drops filler words at both ends, repeatedly."""
+    prev = None
+    text = text.strip(" :：-~")
+    while prev != text:
+        prev = text
+        text = _FILLER.sub("", text).strip(" :：-~")
+        text = _FILLER_END.sub("", text).strip(" :：-~")
+    return text
+
+
+def is_shop(word: str) -> bool:
+    return bool(SHOP.search(word.rstrip(" .")))
+
+
+def is_person(word: str) -> bool:
+    return bool(PERSON.match(word))
+
+
+def _trimmed(start: int, raw: str, marked: bool) -> Word | None:
+    word = strip_fillers(raw)
+    if not word:
+        return None
+    at = raw.find(word)
+    return Word(start + at, start + at + len(word), word, marked)
+
+
+def words(text: str, taken: list[tuple[int, int]]) -> list[Word]:
+    """The leftover words, split at punctuation, spaces between Chinese words and customer markers;
+    the word right after a marker is `marked` (the customer)."""
+    mask = bytearray(len(text))
+    for s, e in taken:
+        mask[s:e] = b"\x01" * (e - s)
+    out: list[Word] = []
+    i, n = 0, len(text)
+    while i < n:
+        if mask[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not mask[j]:
+            j += 1
+        for ps, pe in _pieces(text, i, j, PUNCT):
+            pending = False
+            cuts = [(m.start(), m.end()) for m in MARKER.finditer(text, ps, pe)]
+            bounds = [(ps, cuts[0][0] if cuts else pe, False)]
+            for k, (ms, me) in enumerate(cuts):
+                bounds.append((me, cuts[k + 1][0] if k + 1 < len(cuts) else pe, True))
+            for bs, be, marked in bounds:
+                pending = pending or marked
+                for ss, se in _pieces(text, bs, be, _SPACE_SPLIT):
+                    w = _trimmed(ss, text[ss:se], pending)
+                    if w is not None:
+                        out.append(w)
+                        pending = False
+        i = j
+    return out
+
+
+def _pieces(text: str, start: int, end: int, sep: re.Pattern) -> list[tuple[int, int]]:
+    out, pos = [], start
+    for m in sep.finditer(text, start, end):
+        if m.start() > pos:
+            out.append((pos, m.start()))
+        pos = m.end()
+    if end > pos:
+        out.append((pos, end))
+    return [(s, e) for s, e in out if text[s:e].strip()]
+
+
+def glued_name(text: str, end: int, taken: list[tuple[int, int]]) -> str | None:
+    """The Chinese run glued right after a span, when it reads as the rest of a shop name
+    (`三只` + `松鼠专卖店`); None when a marker or a non-name follows."""
+    j = end
+    while j < len(text) and CJK.match(text[j]) and not any(s <= j < e for s, e in taken):
+        j += 1
+    run = text[end:j]
+    marker = MARKER.search(run)
+    if marker:
+        run = run[:marker.start()]
+    return run if run and is_shop(run) else None
