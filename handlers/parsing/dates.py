@@ -1,7 +1,7 @@
 """Business dates as chat writes them, resolved in the configured timezone relative to now.
 
 今天/昨天/前天/大前天/3天前, 上周五/上上周一/本周三/周一/礼拜五 (the most recent such day),
-11月15日/十一月十五号/15号/上月20号, 11.16, 3/15, 2026-11-15, today/yesterday/last friday/Nov 15.
+11月15日/十一月十五号/15号/上月20号, 11.16, 3/15, 11-16, 2026-11-15, today/yesterday/last friday/Nov 15.
 A date without a year is the most recent one, so `12.30` written on 2 January is last year's,
 unless it lies only weeks ahead (`11月25日` on 18 November: a future date, not last year's). A date after today (明天, 下周一, an ISO date ahead) is reported; the caller refuses it."""
 from __future__ import annotations
@@ -39,6 +39,7 @@ PATTERNS = [
     ("day_cn", re.compile(rf"(本月|这个月|这月|上个月|上月)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]"
                           r"(?=$|[^\u4e00-\u9fff]|[给卖送发的了])")),
     ("md_slash", re.compile(rf"{_B}(\d{{1,2}})/(\d{{1,2}}){_A}(?![/A-Za-z]){_NOT_AMOUNT}")),
+    ("md_dash", re.compile(rf"{_B}(\d{{1,2}})-(\d{{1,2}}){_A}(?![\-A-Za-z]){_NOT_AMOUNT}")),
     ("md_dot", re.compile(rf"{_B}(\d{{1,2}})\.(\d{{1,2}}){_A}(?![A-Za-z]){_NOT_AMOUNT}")),
     ("ago_cn", re.compile(rf"{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})\s*天(?:以)?前")),
     ("week_cn", re.compile(r"(上上个?|上个?|本|这个?|下个?)?(?:周|星期|礼拜)([一二三四五六日天七])")),
@@ -51,6 +52,11 @@ PATTERNS = [
     ("rel_en", re.compile(r"(?<![A-Za-z])(today|tonight|yesterday|tomorrow)(?![A-Za-z])", re.I)),
 ]
 _EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+
+
+# A time of day (`下午3点`, `15:30`): ignored, but never a quantity, a price or a name.
+TIME = re.compile(r"(?:上午|下午|晚上|早上|中午|傍晚|凌晨|夜里)?\s*(?<![\dA-Za-z.])\d{1,2}\s*(?:[点时](?:\s*(?:\d{1,2}\s*分?|半|钟))?|"
+                  r":\d{2}(?!\d))|上午|下午|晚上|早上|中午|傍晚|凌晨|\b(?:\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ def find_dates(text: str, today: date) -> list[DateMatch]:
                 value, ambiguous = _resolve(kind, m, today)
             except (ValueError, KeyError, TypeError):
                 continue
-            if value is None and kind in ("day_cn", "md_dot", "md_slash", "ago_cn", "en_md"):
+            if value is None and kind in ("day_cn", "md_dot", "md_slash", "md_dash", "ago_cn", "en_md"):
                 continue  # `35号`, `2.30`: not a date after all
             found.append(DateMatch(m.start(), m.end(), value, ambiguous))
             taken.append((m.start(), m.end()))
@@ -137,7 +143,7 @@ def _resolve(kind: str, m: re.Match, today: date) -> tuple[date | None, bool]:
     if kind == "md_cn":
         year = int(g[1]) if g[1] else {"今年": today.year, "去年": today.year - 1, "前年": today.year - 2}.get(g[0])
         return _recent(today, _int(g[2]), _int(g[3]), year), False
-    if kind == "md_slash":
+    if kind in ("md_slash", "md_dash"):
         return _recent(today, int(g[0]), int(g[1])), False
     if kind == "md_dot":
         return _recent(today, int(g[0]), int(g[1])), True

@@ -17,10 +17,10 @@ from .sale import MAX_PACKS, mark, name_unknown, parse_sale, strip_fillers
 from .skus import Mention, SkuMatcher
 from .units import to_base
 
-STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|"
+STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
                          r"\bstock\b|\binventory\b|how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand)|"
                          r"\b(?:left|remaining)\s*\??$", re.I)
-STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩下多少|剩下|剩几箱|剩几|还有几箱|还有几|多少货|有货吗|有没有货|有货没|"
+STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩下多少|剩下|剩几箱|剩几|还有几箱|还有几|多少货|有货吗|有没有货|有货没|有吗|有没有|"
                          r"存货|货还有|多少|几箱|查一下|查询|查查|查|看看|看一下|请问|的|吗|呢|还有|\bstock\b|\binventory\b|"
                          r"\bhow\b|\bmuch\b|\bmany\b|\bleft\b|\bremaining\b|\bin\b|\bon hand\b|\bcheck\b|\bof\b|\bis\b|"
                          r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bhave\b|\bfor\b|\bthe\b|[?？!！,，.。]", re.I)
@@ -73,9 +73,10 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str]:
     bare = re.sub(r"[\s.。!！~～,，]+$", "", norm).lower()
     if not bare:
         return "unknown", ""
-    if bare in CONFIRM:
+    parts = [x for x in re.split(r"[\s,，.。!！~～]+", bare) if x]
+    if bare in CONFIRM or (parts and all(x in CONFIRM for x in parts)):
         return "confirm", ""
-    if bare in CANCEL:
+    if bare in CANCEL or (parts and all(x in CANCEL for x in parts)):
         return "cancel", ""
     if bare in HELP:
         return "help", ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .dates import find_dates
+from .dates import TIME, find_dates
 from .items import Item, assemble, best_reading
 from .numbers import is_chinese_numeral
 from .skus import CJK, Mention, SkuMatcher
@@ -23,6 +23,9 @@ from .words import Word, glued_name, is_person, is_shop, strip_fillers, words
 
 MAX_PACKS = 1_000_000
 MAX_AMOUNT = Decimal(10) ** 9
+SIZE = re.compile(r"^(?:[A-Za-z0-9.\-]+|\d+(?:\.\d+)?\s*(?:毫升|升|克|千克|公斤|斤))$")
+SIZE_AFTER = re.compile(r"\s?(\d+(?:\.\d+)?\s*(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])(?!\s*(?:[元块%]|[\u4e00-\u9fff]))",
+                        re.I)
 COMMAND = re.compile(r"^\s*(?:报单|销售|出货|卖货|sale|sold|sell)(?![A-Za-z])\s*[:：]?\s*", re.I)
 
 __all__ = ["SaleParse", "parse_sale", "strip_fillers", "MAX_PACKS"]
@@ -59,8 +62,11 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
     if cmd:
         taken.append((0, cmd.end()))
     dates = [d for d in find_dates(text, today) if free(taken, d.start, d.end)]
+    taken += [(t.start(), t.end()) for t in TIME.finditer(text)
+              if free(taken, t.start(), t.end()) and all(not (t.start() < d.end and d.start < t.end()) for d in dates)]
     mentions = [m for m in matcher.find(text) if free(taken, m.start, m.end)
                 and all(not (m.start < d.end and d.start < m.end) for d in dates)]
+    mentions = [_with_size(text, m, matcher) for m in mentions]
     dates = [d for d in dates if all(not (m.start < d.end and d.start < m.end) for m in mentions)]
     taken += [(m.start, m.end) for m in mentions] + [(d.start, d.end) for d in dates]
     prices = g.prices_with_unit(text, taken)
@@ -84,6 +90,15 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
             taken.remove((m.start, m.end))
             mentions.remove(m)
     return Marked(text, mentions, qtys, prices, bares, words(text, taken), dates)
+
+
+def _with_size(text: str, m: Mention, matcher: SkuMatcher) -> Mention:
+    """A size written after a name (`雪碧330`, `农夫山泉 550`) belongs to the name when a name holds it."""
+    size = SIZE_AFTER.match(text, m.end)
+    if not size or not any(matcher.holds(c, size.group(1)) for c in m.codes):
+        return m
+    codes = matcher.narrow(m.codes, size.group(1))
+    return Mention(m.start, size.end(), codes, text[m.start:size.end()])
 
 
 def parse_sale(text: str, matcher: SkuMatcher, today: date) -> SaleParse:
@@ -111,7 +126,7 @@ def _resolve_words(mk: Marked, matcher: SkuMatcher) -> tuple[Word | None, list[W
     mk.mentions.sort(key=lambda m: m.start)
     for i, m in enumerate(mk.mentions):
         if len(m.codes) > 1:  # `冰泉 550ml`: a size word beside a vague name picks one
-            hint = next((w for w in plain if 0 <= w.start - m.end <= 1 and not CJK.search(w.text)), None)
+            hint = next((w for w in plain if 0 <= w.start - m.end <= 1 and SIZE.match(w.text)), None)
             codes = matcher.narrow(m.codes, hint.text) if hint else m.codes
             if len(codes) < len(m.codes):
                 mk.mentions[i] = Mention(m.start, hint.end, codes, mk.text[m.start:hint.end])
@@ -194,10 +209,11 @@ def _finish(items: list[Item], customer: str | None, dates, matcher: SkuMatcher,
     if when is None:
         problems.append("bad_date")
     if not items:
-        missing.add("sku")
+        missing.update(("sku", "quantity", "price"))
     for it in items:
         if not it.known:
             missing.add("sku")
+            missing.update(f for f, v in (("quantity", it.qty), ("price", it.price)) if v is None)
             m = it.mention
             unresolved.append({"token": m.token if m else None, "start": m.start if m else None,
                                "end": m.end if m else None, "codes": list(it.codes)})

@@ -179,11 +179,18 @@ class SkuMatcher:
         if len(codes) < 2 or not parts:
             return codes
 
-        def holds(name: str, part: str) -> bool:
-            core = re.sub(r"(?:ml|l|毫升|升)$", "", part)
-            return part in name or bool(core and re.search(rf"(?<![\d.]){re.escape(core)}(?![\d.])", name))
-        kept = tuple(c for c in codes if all(any(holds(n.replace(" ", ""), p) for n in self._names[c]) for p in parts))
+        kept = tuple(c for c in codes if all(self.holds(c, p) for p in parts))
         return kept or codes
+
+    def holds(self, code: str, part: str) -> bool:
+        """Whether a name or alias of `code` holds `part` (`330` in 可口可乐330ml)."""
+        part = fold(part).replace(" ", "")
+        core = re.sub(r"(?:ml|l|毫升|升|g|kg|克)$", "", part)
+        if not core:
+            return False
+        pattern = re.compile(rf"(?<![\d.]){re.escape(core)}(?![\d.])" if core[0].isdigit() else re.escape(part))
+        own = {fold(code), re.sub(r"[\s\-_./]", "", fold(code))}
+        return any(pattern.search(n.replace(" ", "")) for n in self._names.get(code, ()) if n not in own)
 
     def _resolve_cjk(self, cjk: str) -> tuple[str, ...]:
         syl = syllables(cjk)

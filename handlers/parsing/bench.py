@@ -1,6 +1,6 @@
 """Throughput check for the free-text parser (not a timed test): messages per second on one core.
 
-    .venv/bin/python tests/parser_throughput.py [CORPUS.jsonl] [--rounds N]
+    .venv/bin/python -m handlers.parsing.bench [CORPUS.jsonl] [--rounds N] [--catalog CSV]
 
 Parses every message of the corpus (the public one by default) N times with one matcher, as the
 bot does, and prints messages per second. The goal is well over 2,000.
@@ -10,16 +10,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
 import time
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from . import SkuMatcher, SkuRef, parse_message
 
-from handlers.parsing import SkuMatcher, SkuRef, parse_message  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 SHARED = ROOT.parent / "shared" / "corpus" / "parse_public.jsonl"
 
