@@ -145,6 +145,10 @@ SEVERAL = [
     ("卖给李四便利店 苏打水3箱 每箱43 橙子汽水2箱 每箱46", [line("B100", 45, 12900), line("B200", 48, 9200)]),
     ("A100 10箱 28 B200 5箱 46 张三超市", [line("A100", 240, 28000), line("B200", 120, 23000)]),
     ("张三超市 十箱A100 二十八元 五箱B100 四十二元", [line("A100", 240, 28000), line("B100", 75, 21000)]),
+    ("报单 A100 10箱 B100 5箱 张三超市 28 42", [line("A100", 240, 28000), line("B100", 75, 21000)]),
+    ("A100 10 B100 5 张三超市 28 42", [line("A100", 240, 28000), line("B100", 75, 21000)]),
+    ("张三超市 A100 10箱 28 B100 5箱 42", [line("A100", 240, 28000), line("B100", 75, 21000)]),
+    ("报单 乌龙茶 10箱 每箱50 苏达水 5箱 每箱42 张三超市", [line("C300", 150, 50000), line("B100", 75, 21000)]),
 ]
 
 
@@ -194,6 +198,14 @@ CUSTOMERS = [
     ("报单 A100 10箱 28元 南京张三商贸有限公司", "南京张三商贸有限公司"),
     ("报单 A100 10箱 28元 张三超市 谢谢", "张三超市"),
     ("sold 10 cases A100 @28/case to ABC Trading Co.", "ABC Trading Co."),
+    ("老王那边拿了10箱A100 每箱28", "老王"),
+    ("今天张三超市A100十箱二十八一箱", "张三超市"),
+    ("张三超市订了A100 10箱,28一箱", "张三超市"),
+    ("10箱A100卖给张三超市了 28", "张三超市"),
+    ("A100 10箱 28 大润发", "大润发"),
+    ("给张三超市发A100 10箱 28", "张三超市"),
+    ("Sold to Lucky Mart: A100 10 cases, 28 per case", "Lucky Mart"),
+    ("sold 240 bottles A100 at 1.2 to John Smith", "John Smith"),
 ]
 
 
@@ -417,7 +429,8 @@ STOCK = [
     ("库存", None), ("stock", None), ("库存 A100", "A100"), ("A100库存", "A100"), ("A100还有多少货", "A100"),
     ("还剩多少A100", "A100"), ("A100有货吗", "A100"), ("how much A100 left", "A100"), ("stock A100", "A100"),
     ("查一下苏打水库存", "B100"), ("苏达水还剩多少", "B100"), ("乌龙茶还有几箱", "C300"), ("冰泉还有多少", None),
-    ("A100 in stock?", "A100"), ("how many X1 left?", "D10"), ("有没有A100", "A100"),
+    ("A100 in stock?", "A100"), ("how many X1 left?", "D10"), ("有没有A100", "A100"), ("查库存", None),
+    ("how many cases of A100 do we have", "A100"), ("check stock A100", "A100"), ("净水器还有吗", "D10"),
 ]
 
 
@@ -434,6 +447,9 @@ COUNT = [
     ("count A100 35 cases, B100 12 cases", [("A100", 840), ("B100", 180)]),
     ("盘点 X1 3台 滤芯 2箱5套", [("D10", 3), ("E05", 25)]),
     ("盘点 A100 35", [("A100", 840)]),
+    ("盘点 A100 35 B100 12 B200 0", [("A100", 840), ("B100", 180), ("B200", 0)]),
+    ("盘点:A100三十五箱,B100十二箱", [("A100", 840), ("B100", 180)]),
+    ("stocktake A100 35, B100 12", [("A100", 840), ("B100", 180)]),
 ]
 
 
@@ -445,6 +461,9 @@ def test_stocktakes(text, items):
 def test_a_stocktake_with_an_unknown_product_or_a_negative_count_asks():
     got = parse("盘点 雪碧 3箱")
     assert got["missing"] == ["sku"] and got["unresolved"][0]["token"] == "雪碧"
+    got = parse("盘点 冰泉 35箱")
+    (u,) = got["unresolved"]
+    assert "盘点 冰泉 35箱"[u["start"]:u["end"]] == "冰泉" and u["codes"] == ["A100", "A200"]
     got = parse("盘点 A100 -3箱")
     assert "quantity" in got["missing"] and got["problems"] == ["bad_quantity"]
 
@@ -460,6 +479,12 @@ CLAIMS = [
     ("报备 13912345678 好邻居便利店", "好邻居便利店", "13912345678", None),
     ("claim Lucky Mart Co., Ltd. 139 1234 5678", "Lucky Mart Co., Ltd.", "13912345678", None),
     ("claim Lucky Mart Co., Ltd. +86 13912345678", "Lucky Mart Co., Ltd.", "13912345678", None),
+    ("报备 好又多超市 (025)84561234", "好又多超市", "02584561234", None),
+    ("报备 好又多超市 0086-13812345678", "好又多超市", "13812345678", None),
+    ("报备:好又多超市(新街口店) 138-1234-5678", "好又多超市(新街口店)", "13812345678", None),
+    ("报备客户 南京好又多商贸有限公司,联系人张经理 13812345678", "南京好又多商贸有限公司", "13812345678", None),
+    ("claim ABC Trading Co., Ltd., phone +86 138 1234 5678, USCC 91320100MA1X8K3L2C", "ABC Trading Co., Ltd.",
+     "13812345678", "91320100MA1X8K3L2C"),
 ]
 
 
@@ -472,7 +497,7 @@ INTENTS = [
     ("我的报备", "claims"), ("my claims", "claims"), ("claims", "claims"), ("报备列表", "claims"),
     ("返利", "rebate"), ("我的返利进度怎么样了", "rebate"), ("rebate", "rebate"), ("how is my rebate", "rebate"),
     ("帮助", "help"), ("help", "help"), ("怎么用", "help"),
-    ("撤销", "undo"), ("undo", "undo"), ("撤回上一单", "undo"),
+    ("撤销", "undo"), ("undo", "undo"), ("撤回上一单", "undo"), ("取消刚才那单", "undo"), ("删除刚才的报单", "undo"),
     ("确认", "confirm"), ("yes", "confirm"), ("好的", "confirm"), ("OK", "confirm"), ("对", "confirm"),
     ("好的,确认", "confirm"), ("确认!", "confirm"),
     ("取消", "cancel"), ("no", "cancel"), ("算了", "cancel"), ("不对", "cancel"),

@@ -11,6 +11,7 @@ PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-
                    r"[\s-]?\d{4})(?!\d)")
 LABELS = re.compile(r"(?:统一社会信用代码|社会信用代码|信用代码|税号|uscc|联系电话|电话号码|电话|手机号码|手机号|手机|座机|"
                     r"联系人电话|tel|phone|mobile|客户名称|客户名|客户|公司名称|名称|name)\s*[:：]?", re.I)
+CONTACT = re.compile(r"[,，;；\s]*(?:联系人|contact)\s*[:：]?\s*([^\s,，;；\d]+)", re.I)
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
@@ -49,10 +50,15 @@ def parse_claim(rest: str) -> dict:
             phone = digits
             text = text[:pm.start()] + " " + text[pm.end():]
             break
+    contact = CONTACT.search(text)
+    if contact:
+        text = text[:contact.start()] + " " + text[contact.end():]
     text = LABELS.sub(" ", text)
     name = re.sub(r"\s+", " ", text).strip(" ,，;；:：、/|-")
     name = re.sub(r"\s*[,，;；、/|]\s*$", "", name).strip()
     out = {"customer": name or None, "phone": phone, "uscc": uscc}
+    if contact:
+        out["contact"] = contact.group(1)
     if uscc is not None:
         out["uscc_valid"] = uscc_valid(uscc)
     return out

@@ -46,6 +46,14 @@ def _own_qty(elems: list, i: int) -> bool:
     return False
 
 
+def _price_run(elems: list, i: int) -> int:
+    """How many prices (or bare numbers) stand together from the one at `i` on, with nothing between."""
+    n = 0
+    while i + n < len(elems) and elems[i + n][0] in "pb":
+        n += 1
+    return n
+
+
 def _place(items: list[Item], cur: Item | None, e: Mention, last: str | None, own_qty: bool) -> Item:
     if cur is not None and last == "m" and cur.mention is not None:
         if cur.codes == e.codes or (len(cur.codes) > 1 and set(e.codes) < set(cur.codes)):
@@ -109,11 +117,12 @@ def assemble(text: str, mentions: list[Mention], qtys: list[Span], prices: list[
                 cur = Item(qty=e)
                 items.append(cur)
         elif kind == "p" and not count:
+            run = _price_run(elems, i)
             if e.extra.get("shared") or last == "sq":
                 shared_prices.append(e)
-            elif cur is not None and cur.price is None:
+            elif cur is not None and cur.price is None and (run == 1 or last not in ("p", "q", "m")):
                 cur.price = e
-            else:
+            else:  # `A100 20箱 B100 10箱 28 42`: several prices after the lines go to them in order
                 free = next((it for it in items if it.price is None), None)
                 if free is not None:
                     free.price = e

@@ -18,12 +18,13 @@ from .skus import Mention, SkuMatcher
 from .units import to_base
 
 STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
-                         r"\bstock\b|\binventory\b|how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand)|"
+                         r"\bstock\b|\binventory\b|how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand|do we have|have we got|do i have)|"
                          r"\b(?:left|remaining)\s*\??$", re.I)
 STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩下多少|剩下|剩几箱|剩几|还有几箱|还有几|多少货|有货吗|有没有货|有货没|有吗|有没有|"
                          r"存货|货还有|多少|几箱|查一下|查询|查查|查|看看|看一下|请问|的|吗|呢|还有|\bstock\b|\binventory\b|"
                          r"\bhow\b|\bmuch\b|\bmany\b|\bleft\b|\bremaining\b|\bin\b|\bon hand\b|\bcheck\b|\bof\b|\bis\b|"
-                         r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bhave\b|\bfor\b|\bthe\b|[?？!！,，.。]", re.I)
+                         r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bi\b|\bhave\b|\bgot\b|\bfor\b|\bthe\b|\bcases?\b|\bbottles?\b|"
+                         r"[?？!！,，.。]", re.I)
 REBATE_WORDS = re.compile(r"返利|返点|\brebates?\b", re.I)
 CLAIMS_WORDS = re.compile(r"我的报备|报备列表|报备记录|查报备|我的客户|\bmy claims\b|\blist claims\b", re.I)
 CLAIM_WORD = re.compile(r"^(?:客户报备|报备客户|报备|claim)\s*[:：]?\s*", re.I)
@@ -33,7 +34,7 @@ SALE_VERBS = re.compile(r"卖了|卖给|卖出|售出|送了|发了|出货|报�
 CONFIRM = {"好", "好的", "好滴", "对", "对的", "是", "是的", "没错", "没问题", "确定", "可以", "行", "ok", "okay", "y", "yes",
            "confirm", "确认", "对了", "嗯", "嗯嗯", "👌", "👍"}
 CANCEL = {"不对", "不是", "不要", "算了", "取消", "不用了", "作废", "no", "n", "cancel", "nope", "错了"}
-UNDO = re.compile(r"^(?:撤销|撤回|撤单|undo|revoke)", re.I)
+UNDO = re.compile(r"^(?:撤销|撤回|撤单|undo|revoke)|^(?:取消|删除|删掉|作废)(?:刚才|刚刚|上一|最后|前面)", re.I)
 HELP = {"帮助", "help", "怎么用", "使用说明", "菜单", "menu", "说明", "功能", "?帮助"}
 
 
@@ -59,7 +60,12 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     if intent == "stock":
         return {"intent": "stock", **parse_stock(rest, matcher)}
     if intent == "count":
-        return {"intent": "count", **parse_count(rest, matcher, today)}
+        out = {"intent": "count", **parse_count(rest, matcher, today)}
+        shift = len(norm) - len(rest) if norm.endswith(rest) else 0
+        for u in out.get("unresolved", []):
+            if u["start"] is not None:
+                u["start"], u["end"] = u["start"] + shift, u["end"] + shift
+        return out
     if intent == "claim":
         return {"intent": "claim", **parse_claim(rest)}
     if intent == "bind":
@@ -87,13 +93,13 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str]:
     m = BIND_WORDS.match(norm)
     if m and re.fullmatch(r"[A-Za-z0-9\-]{4,}", norm[m.end():].strip()):
         return "bind", norm[m.end():]
+    if UNDO.match(norm):
+        return "undo", ""
     found = intents.command_word(norm)
     if found is not None and found.intent in ("confirm", "cancel") and found.rest:
         found = None  # `确认一下A100库存`: not a bare confirmation
     if found is not None:
         return found.intent, found.rest
-    if UNDO.match(norm):
-        return "undo", ""
     if CLAIM_WORD.match(norm):
         return "claim", CLAIM_WORD.sub("", norm, count=1)
     if REBATE_WORDS.search(norm):

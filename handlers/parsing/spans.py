@@ -17,6 +17,7 @@ from .units import unit_regex
 
 YUAN = r"(?:元钱|元|块钱|块|rmb\b|yuan\b|人民币)"
 NUM_B = r"(?<![A-Za-z0-9.])"  # a number not glued to a code like A100
+NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?=[{CN_DIGITS}半]))"  # … unless written in Chinese (A100二十箱)
 SIGN = r"(?:(?<![A-Za-z0-9.\-])(?P<neg>[-−]|负))?"
 PRICE_NUM = (rf"{SIGN}(?:[¥￥]\s*)?(?P<p>{NUMBER})"
              r"(?:\s*(?:块|元)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
@@ -65,7 +66,7 @@ class Grammar:
             re.compile(rf"(?P<one>每|{pre}一)\s*{unit}\s*(?P<sh>都是|都|均为|均)?\s*(?:是|卖|价格?|单价)?\s*[:：]?\s*"
                        rf"{PRICE_NUM}\s*{YUAN}?", re.I),
             # 28元/箱, 28/箱, 28元一箱, 28一箱, 28元每箱, 28 per case, 28 a case
-            re.compile(rf"{NUM_B}{PRICE_NUM}\s*(?P<y>{YUAN})?\s*(?P<c>/|一|每|per\s+|a\s+|an\s+)\s*{unit}", re.I),
+            re.compile(rf"{NUM_BC}{PRICE_NUM}\s*(?P<y>{YUAN})?\s*(?P<c>/|一|每|per\s+|a\s+|an\s+)\s*{unit}", re.I),
         ]
         self.stated = [
             re.compile(rf"(?:单价|价格|价钱|售价|卖价|报价|出货价|按|价)\s*(?:是|为)?\s*[:：]?\s*{PRICE_NUM}\s*{YUAN}?"
@@ -90,9 +91,11 @@ class Grammar:
             re.compile(rf"{NUM_B}{SIGN}(?P<p>\d+(?:\.\d+)?)\s*(?:rmb|yuan|cny)\b", re.I),
         ]
         self.qty = re.compile(
-            rf"{NUM_B}{SIGN}(?P<n>{NUMBER}|{EN_NUM}|半)\s*(?:个)?{unit}"
+            rf"{NUM_BC}{SIGN}(?P<n>{NUMBER}|{EN_NUM}|半)\s*(?:个)?{unit}"
             rf"(?:\s*(?P<half>半))?"
             rf"(?:\s*(?:零|又|加|\+|and)?\s*(?P<n2>\d+|[{CN_DIGITS}]+)\s*(?P<u2>{units}))?", re.I)
+        self.qty_simple = re.compile(rf"{NUM_BC}{SIGN}(?P<n>{NUMBER}|{EN_NUM}|半)\s*(?:个)?{unit}(?:\s*(?P<half>半))?"
+                                     r"(?P<n2>)(?P<u2>)", re.I)
         self.bare = re.compile(rf"(?:(?<![A-Za-z0-9])(?P<x>[x×*])\s*(?=\d)|(?<![A-Za-z0-9.\-])){SIGN}"
                                r"(?P<p>\d+(?:,\d{3})*(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)(?![A-Za-z0-9.%])(?!-[A-Za-z])",
                                re.I)
@@ -103,8 +106,9 @@ class Grammar:
             for m in pattern.finditer(text):
                 if not free(taken, m.start(), m.end()):
                     continue
-                if i == 1 and m.group("c") == "一" and not m.group("y") and is_chinese_numeral(m.group("p")):
-                    continue  # 二十一箱 is 21 packs, not 20 a pack
+                if i == 1 and m.group("c") == "一" and not m.group("y") and is_chinese_numeral(m.group("p")) \
+                        and m.group("p")[-1] in "十百千万零〇":
+                    continue  # 二十一箱 is 21 packs, not 20 a pack (二十八一箱 is 28 a pack)
                 value = _price_value(m)
                 if value is None:
                     continue
@@ -120,7 +124,9 @@ class Grammar:
     def quantities(self, text: str, taken: list[tuple[int, int]]) -> list[Span]:
         spans = []
         for m in self.qty.finditer(text):
-            if not free(taken, m.start(), m.end()):
+            if not free(taken, m.start(), m.end()) and m.group("n2"):
+                m = self.qty_simple.match(text, m.start())  # `二十箱` before a price `二十八一箱`
+            if m is None or not free(taken, m.start(), m.end()):
                 continue
             n = Decimal("0.5") if m.group("n") == "半" else to_decimal(m.group("n"))
             if n is None:
