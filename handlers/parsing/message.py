@@ -13,7 +13,7 @@ from datetime import date
 from .. import intents
 from .claims import parse_claim
 from .items import assemble
-from .sale import MAX_PACKS, mark, name_unknown, parse_sale, strip_fillers
+from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fillers
 from .skus import Mention, SkuMatcher
 from .units import to_base
 
@@ -31,6 +31,7 @@ CLAIM_WORD = re.compile(r"^(?:客户报备|报备客户|报备|claim)\s*[:：]?\
 COUNT_WORDS = re.compile(r"^\s*(?:库存盘点|盘点|盘库|stocktake|stock\s*take|count)\s*[:：]?\s*", re.I)
 BIND_WORDS = re.compile(r"^\s*(?:绑定|邀请码|绑定码|bind|invite code)\s*(?:码|是)?\s*[:：]?\s*", re.I)
 SALE_VERBS = re.compile(r"卖了|卖给|卖出|售出|送了|发了|出货|报单|拿了|要了|订了|\bsold\b|\bsell\b|\bsale\b", re.I)
+STRONG_VERBS = re.compile(r"卖了|卖给|卖出|售出|报单|\bsold\b|\bsell\b|\bsale\b", re.I)
 CONFIRM = {"好", "好的", "好滴", "对", "对的", "是", "是的", "没错", "没问题", "确定", "可以", "行", "ok", "okay", "y", "yes",
            "confirm", "确认", "对了", "嗯", "嗯嗯", "👌", "👍"}
 CANCEL = {"不对", "不是", "不要", "算了", "取消", "不用了", "作废", "no", "n", "cancel", "nope", "错了"}
@@ -45,9 +46,9 @@ def normalize(text: str) -> str:
 def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     """The meaning of one message as §8.3 prints it (extra keys allowed)."""
     norm = normalize(text)
-    intent, rest = _intent(norm, matcher, today)
+    intent, rest, marked = _intent(norm, matcher, today)
     if intent == "sale":
-        p = parse_sale(norm, matcher, today)
+        p = parse_sale(norm, matcher, today, marked=marked)
         out = {"intent": "sale", "customer": p.customer, "date": p.date.isoformat() if p.date else None,
                "items": p.items, "missing": p.missing}
         if p.future:
@@ -74,8 +75,20 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     return {"intent": intent}
 
 
-def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str]:
-    """The intent and the text after the command word (the whole text when there is none)."""
+def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Marked | None]:
+    """The intent, the text after the command word (the whole text when there is none), and the
+    marked message when telling a sale needed it."""
+    intent, rest = _command(norm)
+    if intent is not None:
+        return intent, rest, None
+    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm):
+        return "stock", norm, None
+    mk = _looks_like_sale(norm, matcher, today)
+    return ("sale", norm, mk) if mk is not None else ("unknown", norm, None)
+
+
+def _command(norm: str) -> tuple[str | None, str]:
+    """An intent said in so many words: a command word, a bare yes/no, 返利, 我的报备, …"""
     bare = re.sub(r"[\s.。!！~～,，]+$", "", norm).lower()
     if not bare:
         return "unknown", ""
@@ -104,24 +117,23 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str]:
         return "claim", CLAIM_WORD.sub("", norm, count=1)
     if REBATE_WORDS.search(norm):
         return "rebate", norm
-    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm):
-        return "stock", norm
-    if _looks_like_sale(norm, matcher, today):
-        return "sale", norm
-    return "unknown", norm
+    return None, norm
 
 
-def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> bool:
+def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> Marked | None:
     """A SKU with a quantity or a price, a quantity with a price, or a sales verb with either."""
     if not re.search(r"\d|[一二两三四五六七八九十百千万半]|\b(?:a|an|one|two|three|four|five|six|seven|eight|nine|ten)\b",
                      norm, re.I):
-        return False
+        return None
     mk = mark(norm, matcher, today)
     has_sku = bool(mk.mentions) or any(matcher.resolve(w.text) for w in mk.words if not w.marked)
     has_qty = bool(mk.qtys)
     has_price = any(p.mode in ("per", "total") or p.extra.get("num") for p in mk.prices) or bool(mk.bares)
     verb = bool(SALE_VERBS.search(norm))
-    return (has_sku and (has_qty or has_price or verb)) or (has_qty and (verb or bool(mk.prices)))
+    strong = bool(STRONG_VERBS.search(norm))
+    sale = (has_sku and (has_qty or has_price or verb)) or (has_qty and (verb or bool(mk.prices))) \
+        or (strong and has_price)
+    return mk if sale else None
 
 
 def parse_stock(rest: str, matcher: SkuMatcher) -> dict:

@@ -19,7 +19,7 @@ from .numbers import is_chinese_numeral
 from .skus import CJK, Mention, SkuMatcher
 from .spans import Span, free, grammar
 from .units import to_base
-from .words import Word, glued_name, is_person, is_shop, strip_fillers, words
+from .words import Word, glued_name, is_person, is_shop, may_be_person, strip_fillers, words
 
 MAX_PACKS = 1_000_000
 MAX_AMOUNT = Decimal(10) ** 9
@@ -101,10 +101,10 @@ def _with_size(text: str, m: Mention, matcher: SkuMatcher) -> Mention:
     return Mention(m.start, size.end(), codes, text[m.start:size.end()])
 
 
-def parse_sale(text: str, matcher: SkuMatcher, today: date) -> SaleParse:
-    """Reads one sales message; nothing here touches the database."""
+def parse_sale(text: str, matcher: SkuMatcher, today: date, *, marked: Marked | None = None) -> SaleParse:
+    """Reads one sales message; nothing here touches the database (`marked`: `mark()` of it, if done)."""
     text = unicodedata.normalize("NFKC", text or "")
-    mk = mark(text, matcher, today)
+    mk = marked if marked is not None and marked.text == text else mark(text, matcher, today)
     customer, plain = _resolve_words(mk, matcher)
     items = assemble(text, mk.mentions, mk.qtys, mk.prices, mk.bares)
     customer = _unknown_products(items, plain, customer, text)
@@ -179,7 +179,7 @@ def _likeliest_name(plain: list[Word], text: str) -> str | None:
                 names.append((2, len(joined), joined))
                 break
         for w in group:
-            names.append((1 if is_person(w.text) else 0, len(w.text), w.text))
+            names.append((1 if may_be_person(w.text) else 0, len(w.text), w.text))
     if not names:
         return None
     return max(names, key=lambda n: (n[0], n[1]))[2]

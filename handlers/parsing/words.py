@@ -29,7 +29,10 @@ SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百�
                   r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|"
                   r"mart|store|shop|kitchen|restaurant|cafe|café|bar|hotel|market|supermarket|ltd\.?|co\.?|inc\.?|"
                   r"company|trading|group|hall|deli|bakery|foods?|pharmacy)$", re.I)
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
+            "夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 PERSON = re.compile(r"^(?:[老小阿][\u4e00-\u9fff]{1,2}|[\u4e00-\u9fff]{1,3}(?:总|姐|哥|叔|姨|嫂|师傅|老板|经理|老师|先生|女士|小姐))$")
+FULL_NAME = re.compile(rf"^[{SURNAMES}][\u4e00-\u9fff]{{1,2}}$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 _SPACE_SPLIT = re.compile(r"\s*[:：]\s*|(?<![A-Za-z0-9'.&\-])\s+|\s+(?![A-Za-z0-9'&])")
 
@@ -60,7 +63,13 @@ def is_shop(word: str) -> bool:
 
 
 def is_person(word: str) -> bool:
+    """老王, 王总, 李姐: plainly a person."""
     return bool(PERSON.match(word))
+
+
+def may_be_person(word: str) -> bool:
+    """张三, 李建国: a surname and one or two characters (also many product words, so only a hint)."""
+    return bool(PERSON.match(word) or FULL_NAME.match(word))
 
 
 def _trimmed(start: int, raw: str, marked: bool) -> Word | None:
