@@ -205,6 +205,9 @@ CUSTOMERS = [
     ("A100 10箱 28 大润发", "大润发"),
     ("给张三超市发A100 10箱 28", "张三超市"),
     ("Sold to Lucky Mart: A100 10 cases, 28 per case", "Lucky Mart"),
+    ("给我记一下 A100 10箱 28 张三超市", "张三超市"),
+    ("帮我给张三超市报一下 A100 10箱 28", "张三超市"),
+    ("报单 A100 10箱 28 张三 送货上门", "张三"),
     ("sold 240 bottles A100 at 1.2 to John Smith", "John Smith"),
 ]
 
@@ -406,6 +409,9 @@ BAD = [
     ("报单 A100 3箱 -28元 张三超市", "price", "bad_price"),
     ("报单 A100 3箱 每箱280000 张三超市", "price", "bad_price"),
     ("报单 A100 3箱 共0 张三超市", "price", "bad_price"),
+    ("报单 A100 3箱 0.0001 张三超市", "price", "bad_price"),
+    ("报单 A100 3箱 99999999999999999999 张三超市", "price", "bad_price"),
+    ("报单 A100 99999999999999999999箱 28 张三超市", "quantity", "bad_quantity"),
 ]
 
 

@@ -23,6 +23,7 @@ from .words import Word, glued_name, is_person, is_shop, may_be_person, strip_fi
 
 MAX_PACKS = 1_000_000
 MAX_AMOUNT = Decimal(10) ** 9
+ABSURD = 1000  # a unit price a thousand times above or below the guide price is a slip, asked again
 SIZE = re.compile(r"^(?:[A-Za-z0-9.\-]+|\d+(?:\.\d+)?\s*(?:毫升|升|克|千克|公斤|斤))$")
 SIZE_AFTER = re.compile(r"\s?(\d+(?:\.\d+)?\s*(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])(?!\s*(?:[元块%]|[\u4e00-\u9fff]))",
                         re.I)
@@ -135,6 +136,7 @@ def _resolve_words(mk: Marked, matcher: SkuMatcher) -> tuple[Word | None, list[W
 
 
 def _adjacent(w: Word, spans: list[Span], text: str) -> bool:
+    """Whether a word touches one of the spans (at most a space or two between)."""
     return any((0 <= s.start - w.end <= 2 and not text[w.end:s.start].strip())
                or (0 <= w.start - s.end <= 2 and not text[s.end:w.start].strip()) for s in spans)
 
@@ -201,6 +203,7 @@ def _quantity(it: Item, sku, problems: list[str]) -> Decimal | None:
 
 
 def _finish(items: list[Item], customer: str | None, dates, matcher: SkuMatcher, today: date) -> SaleParse:
+    """Lines as §8.3 prints them, with what is missing, what is unclear and what looks wrong."""
     problems: list[str] = []
     unresolved, out = [], []
     missing: set[str] = set()
@@ -231,12 +234,13 @@ def _finish(items: list[Item], customer: str | None, dates, matcher: SkuMatcher,
         elif qty_base is not None:
             amount = best_reading(it, sku)[1]
             guide = Decimal(sku.guide_price_fen) / 100
-            absurd = guide > 0 and amount / qty_base > guide * 1000
-            if amount <= 0 or amount > MAX_AMOUNT or absurd:
+            fen = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)) if amount < MAX_AMOUNT else 0
+            absurd = guide > 0 and not guide / ABSURD < amount / qty_base < guide * ABSURD
+            if fen <= 0 or absurd:
                 missing.add("price")
                 problems.append("bad_price")
             else:
-                amount_fen = int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+                amount_fen = fen
         elif it.price.value <= 0:
             missing.add("price")
             problems.append("bad_price")
