@@ -34,13 +34,14 @@ class Ctx:
     msg: InboundMessage
     identity: Identity
     actor: Actor | None
+    message_uow: UnitOfWork | None = None  # the message's open unit of work, joined by services
 
     @property
     def locale(self) -> str:
         return self.actor.locale if self.actor else self.deps.settings.app.locale
 
     def uow(self) -> UnitOfWork:
-        return self.deps.uow()
+        return self.message_uow if self.message_uow is not None else self.deps.uow()
 
     def t(self, key: str, **kw) -> str:
         return texts.t(key, self.locale, **kw)

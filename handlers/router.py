@@ -51,27 +51,38 @@ def flow(name: str):
 
 
 async def handle(deps: Deps, msg: InboundMessage) -> list[Reply]:
-    """Handles one inbound message exactly once; a redelivery gets the first answer again."""
-    if msg.message_id:
-        prior = await inbound.replies_for(deps.uow(), channel=msg.channel, message_id=msg.message_id)
-        if prior is not None:
-            return [Reply.from_json(r) for r in prior]
+    """Handles one inbound message exactly once, in one transaction; a redelivery gets the first answer."""
     locale = deps.settings.app.locale
     try:
-        identity, actor = await identities.resolve(deps.uow(), channel=msg.channel, external_id=msg.user_id,
-                                                   chat_id=msg.chat_id, display_name=msg.display_name)
-        ctx = Ctx(deps, msg, identity, actor)
-        locale = ctx.locale
-        replies = await _route(ctx)
-    except DomainError as exc:
-        replies = [Reply(texts.error_text(exc, locale))]
+        return await _handle(deps, msg)
     except Exception:
         ref = uuid.uuid4().hex[:8]
-        log.exception("message %s/%s failed (ref %s)", msg.channel, msg.message_id, ref)
-        replies = [Reply(texts.t("oops", locale, ref=ref))]
-    if msg.message_id:
-        await inbound.remember(deps.uow(), channel=msg.channel, message_id=msg.message_id,
-                               replies=[r.to_json() for r in replies])
+        log.exception("message %s/%s failed outside its handler (ref %s)", msg.channel, msg.message_id, ref)
+        return [Reply(texts.t("oops", locale, ref=ref))]
+
+
+async def _handle(deps: Deps, msg: InboundMessage) -> list[Reply]:
+    uow = deps.uow()
+    async with uow:
+        if msg.message_id and not await inbound.claim(uow, channel=msg.channel, message_id=msg.message_id):
+            prior = await inbound.replies_for(uow, channel=msg.channel, message_id=msg.message_id)
+            return [Reply.from_json(r) for r in prior or []]
+        identity, actor = await identities.resolve(uow, channel=msg.channel, external_id=msg.user_id,
+                                                   chat_id=msg.chat_id, display_name=msg.display_name)
+        ctx = Ctx(deps, msg, identity, actor, message_uow=uow)
+        try:
+            async with uow.session.begin_nested():
+                replies = await _route(ctx)
+        except DomainError as exc:
+            replies = [Reply(texts.error_text(exc, ctx.locale))]
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("message %s/%s failed (ref %s)", msg.channel, msg.message_id, ref)
+            replies = [Reply(texts.t("oops", ctx.locale, ref=ref))]
+        if msg.message_id:
+            await inbound.set_replies(uow, channel=msg.channel, message_id=msg.message_id,
+                                      replies=[r.to_json() for r in replies])
+        await uow.commit()
     return replies
 
 

@@ -89,7 +89,7 @@ async def get_sku_by_code(uow: UnitOfWork, *, code: str) -> SkuInfo:
             found = (await session.scalars(select(Sku).where(func.upper(Sku.code) == folded.upper()))).all()
             sku = found[0] if len(found) == 1 else None
         if sku is None:
-            raise NotFound(what="sku", code=code)
+            raise NotFound(what="sku", key=code)
         return _sku_info(sku)
 
 
@@ -135,7 +135,7 @@ async def get_partner(uow: UnitOfWork, *, actor: Actor, code: str) -> PartnerInf
                 _partner_select().where(func.upper(Partner.code) == folded.upper()))).all()
             row = rows[0] if len(rows) == 1 else None
         if row is None:
-            raise NotFound(what="partner", code=code)
+            raise NotFound(what="partner", key=code)
         partner, parent = row
         if not can_see_partner(actor, partner):
             raise NotAllowed(what="partner", partner=partner.code)

@@ -22,6 +22,7 @@ from .errors import AlreadyBound, InvalidInput, InviteInvalid, NotAllowed, NotFo
 
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 CODE_LENGTH = 8
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -57,22 +58,22 @@ async def resolve(uow: UnitOfWork, *, channel: str, external_id: str, chat_id: s
                   display_name: str = "") -> tuple[Identity, Actor | None]:
     """Finds or creates the chat identity, notes its activity, and returns its actor (None if unbound)."""
     async with uow:
-        ident = await uow.session.scalar(select(ChatIdentity).where(
-            ChatIdentity.channel == channel, ChatIdentity.external_id == external_id))
+        row = (await uow.session.execute(
+            select(ChatIdentity, User, Partner).outerjoin(User, User.id == ChatIdentity.user_id)
+            .outerjoin(Partner, Partner.id == User.partner_id)
+            .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id))).first()
+        ident, user, partner = row if row else (None, None, None)
+        now = uow.now()
         if ident is None:
             ident = ChatIdentity(channel=channel, external_id=external_id, chat_id=chat_id or external_id,
-                                 display_name=display_name, created_at=uow.now())
+                                 display_name=display_name, created_at=now, last_inbound_at=now)
             uow.add(ident)
-        ident.last_inbound_at = uow.now()
+            await uow.flush()
+        elif ident.last_inbound_at is None or now - ident.last_inbound_at > ACTIVITY_RESOLUTION:
+            ident.last_inbound_at = now  # the 48-hour reply window needs minutes, not every message
         if chat_id and ident.chat_id != chat_id:
             ident.chat_id = chat_id
-        await uow.flush()
-        actor = None
-        if ident.user_id is not None:
-            user = await uow.session.get(User, ident.user_id)
-            if user is not None and user.active:
-                partner = await uow.session.get(Partner, user.partner_id) if user.partner_id else None
-                actor = _actor_for(user, partner, ident)
+        actor = _actor_for(user, partner, ident) if user is not None and user.active else None
         identity = Identity(ident.id, ident.channel, ident.external_id, ident.chat_id)
         await uow.commit()
     return identity, actor

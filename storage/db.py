@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 
 def async_url(url: str) -> str:
@@ -27,7 +26,8 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000,
     url = async_url(url)
     if is_sqlite(url):
         memory = url.endswith(":memory:") or url.endswith("://")
-        engine = create_async_engine(url, echo=echo, poolclass=None if memory else NullPool,
+        # Pooled: opening a connection (and its PRAGMAs) per unit of work costs more than the work.
+        engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=10,
                                      connect_args={"timeout": busy_timeout_ms / 1000})
         _sqlite_events(engine, busy_timeout_ms, wal=not memory)
         return engine

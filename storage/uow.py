@@ -35,7 +35,9 @@ class UnitOfWork:
     """`async with uow:` opens a session and a transaction; leaving without `commit()` rolls back.
 
     A unit of work also carries what services need besides tables: `settings` and `clock`.
-    It is reusable: each `async with` gets a fresh session.
+    It is reusable: each `async with` gets a fresh session. Entered again while open (a service
+    called inside a message's unit of work), it joins: the inner `commit()` only flushes and the
+    outermost `async with` decides, so one chat message is one transaction.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], *, settings: Any,
@@ -46,17 +48,26 @@ class UnitOfWork:
         self.readonly = readonly
         self.session: AsyncSession | None = None
         self._committed = False
+        self._depth = 0
 
     def now(self) -> datetime:
         return self.clock.now()
 
+    @property
+    def is_open(self) -> bool:
+        return self.session is not None
+
     def reading(self) -> UnitOfWork:
-        """A sibling unit of work for read-only work (no write lock on SQLite)."""
+        """For read-only work: this unit of work if open (join it), else a read-only sibling
+        (no write lock on SQLite)."""
+        if self.session is not None:
+            return self
         return UnitOfWork(self._factory, settings=self.settings, clock=self.clock, readonly=True)
 
     async def __aenter__(self) -> UnitOfWork:
         if self.session is not None:
-            raise RuntimeError("unit of work already open")
+            self._depth += 1
+            return self
         self.session = self._factory()
         self._committed = False
         if self.readonly and self.session.bind.dialect.name == "sqlite":
@@ -64,6 +75,9 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
+        if self._depth:
+            self._depth -= 1
+            return
         session, self.session = self.session, None
         try:
             if not self._committed:
@@ -72,6 +86,9 @@ class UnitOfWork:
             await session.close()
 
     async def commit(self) -> None:
+        if self._depth:
+            await self.session.flush()
+            return
         await self.session.commit()
         self._committed = True
 

@@ -161,3 +161,34 @@ async def test_nonsense_gets_help_not_an_error(deps):
     for text in ("你好", "？？？", "asdf qwer", "🙂", "报单"):
         answer, _ = await say(deps, text)
         assert answer and "编号" not in answer
+
+
+async def test_ambiguous_sku_offers_candidates_picked_by_number_or_code(deps, runtime):
+    text, _ = await say(deps, "报单 冰泉 20箱 28元 张三超市")
+    assert "1. A100" in text and "2. A200" in text
+    text, _ = await say(deps, "2")
+    assert "请确认" in text and "A200" in text and "20箱" in text
+    await say(deps, "取消")
+    text, _ = await say(deps, "报单 冰泉 20箱 28元 张三超市")
+    text, _ = await say(deps, "a100")
+    assert "请确认" in text and "A100" in text
+
+
+async def test_unknown_sku_is_not_guessed(deps, runtime):
+    text, _ = await say(deps, "报单 雪碧 20箱 28元 张三超市")
+    assert "没找到商品「雪碧」" in text or "哪个商品" in text
+    text, _ = await say(deps, "B200")
+    assert "请确认" in text and "B200" in text and "张三超市" in text
+
+
+async def test_a_question_in_the_middle_keeps_the_draft(deps, runtime):
+    await say(deps, "报单 A100 20箱 28元")
+    text, _ = await say(deps, "帮助")
+    assert "报单" in text
+    text, _ = await say(deps, "张三超市")
+    assert "请确认" in text
+
+
+async def test_english_conversation(deps, runtime):
+    text, replies = await say(deps, "sold 3 X1 to Wang's Kitchen for 5700 total yesterday")
+    assert "Wang's Kitchen" in text and "¥5,700.00" in text or "¥5700.00" in text

@@ -32,7 +32,7 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8), default="zh-CN")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    regions: Mapped[list[UserRegion]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    regions: Mapped[list[UserRegion]] = relationship(lazy="selectin", cascade="all, delete-orphan")  # noqa: E501
 
 
 class UserRegion(Base):
