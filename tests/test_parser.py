@@ -307,6 +307,8 @@ REPARSED = [  # the conversation re-reads the first message plus the answer
     ("报单 冰泉 20箱 28元 张三超市 A100", line("A100", 480, 56000)),
     ("报单 雪碧 20箱 28元 张三超市 A100", line("A100", 480, 56000)),
     ("报单 20箱 28元 张三超市 冰泉大瓶", line("A200", 240, 56000)),
+    ("报单 A200 28 张三超市 20", line("A200", 240, 56000)),   # which plain number is the count: the guide says
+    ("报单 A100 20 28 张三超市", line("A100", 480, 56000)),
 ]
 
 

@@ -97,11 +97,11 @@ def assemble(text: str, mentions: list[Mention], qtys: list[Span], prices: list[
             more = nxt is not None and nxt[0] in "bp"
             wants_qty = cur is not None and cur.qty is None and (cur.price is not None or more)
             if count or e.extra.get("times") or before_sku or wants_qty:
-                kind, e = "q", Span(e.start, e.end, "qty", e.value, None, extra=e.extra)
+                kind, e = "q", Span(e.start, e.end, "qty", e.value, None, extra={**e.extra, "bare": True})
                 if before_sku and not (cur is not None and cur.mention is not None and cur.qty is None):
                     cur = None
             else:
-                kind, e = "p", Span(e.start, e.end, "price", e.value, None, "unmarked", e.extra)
+                kind, e = "p", Span(e.start, e.end, "price", e.value, None, "unmarked", {**e.extra, "bare": True})
         if kind == "m":
             cur = _place(items, cur, e, last, _own_qty(elems, i))
         elif kind == "q":
@@ -184,8 +184,14 @@ def readings(item: Item, sku) -> list[tuple[Decimal, Decimal]]:
 
 def best_reading(item: Item, sku) -> tuple[Decimal, Decimal]:
     """The reading whose unit price lies nearest the guide price (the first one on a tie)."""
-    options = readings(item, sku)
     guide = Decimal(sku.guide_price_fen) / 100
+    options = readings(item, sku)
+    if item.qty.extra.get("bare") and item.price.extra.get("bare") and item.qty.value != item.price.value:
+        # two plain numbers (`A200 36 … 15`): which is the count and which the price is also a reading
+        swapped = Item(item.mention, Span(item.price.start, item.price.end, "qty", item.price.value, None,
+                                          extra=item.qty.extra), Span(item.qty.start, item.qty.end, "price",
+                                                                      item.qty.value, None, "unmarked", item.price.extra))
+        options += readings(swapped, sku)
     if guide <= 0 or len(options) == 1:
         return options[0]
 
