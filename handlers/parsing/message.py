@@ -36,10 +36,11 @@ CONFIRM = {"好", "好的", "好滴", "对", "对的", "是", "是的", "没错"
            "confirm", "确认", "对了", "嗯", "嗯嗯", "👌", "👍"}
 CANCEL = {"不对", "不是", "不要", "算了", "取消", "不用了", "作废", "no", "n", "cancel", "nope", "错了"}
 UNDO = re.compile(r"^(?:撤销|撤回|撤单|undo|revoke)|^(?:取消|删除|删掉|作废)(?:刚才|刚刚|上一|最后|前面)", re.I)
-HELP = {"帮助", "help", "怎么用", "使用说明", "菜单", "menu", "说明", "功能", "?帮助"}
+HELP = {"帮助", "help", "怎么用", "使用说明", "菜单", "menu", "说明", "功能", "使用帮助", "commands"}
 
 
 def normalize(text: str) -> str:
+    """NFKC (full-width → half-width), inner whitespace collapsed, trimmed."""
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text or "")).strip()
 
 
@@ -81,9 +82,9 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Mark
     intent, rest = _command(norm)
     if intent is not None:
         return intent, rest, None
-    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm):
-        return "stock", norm, None
     mk = _looks_like_sale(norm, matcher, today)
+    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm) and not (mk and mk.qtys and (mk.prices or mk.bares)):
+        return "stock", norm, None
     return ("sale", norm, mk) if mk is not None else ("unknown", norm, None)
 
 

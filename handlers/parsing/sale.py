@@ -27,6 +27,7 @@ ABSURD = 1000  # a unit price a thousand times above or below the guide price is
 SIZE = re.compile(r"^(?:[A-Za-z0-9.\-]+|\d+(?:\.\d+)?\s*(?:毫升|升|克|千克|公斤|斤))$")
 SIZE_AFTER = re.compile(r"\s?(\d+(?:\.\d+)?\s*(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])(?!\s*(?:[元块%]|[\u4e00-\u9fff]))",
                         re.I)
+BRANCH = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:分店|门店|店)$")
 COMMAND = re.compile(r"^\s*(?:报单|销售|出货|卖货|sale|sold|sell)(?![A-Za-z])\s*[:：]?\s*", re.I)
 
 __all__ = ["SaleParse", "parse_sale", "strip_fillers", "MAX_PACKS"]
@@ -174,12 +175,11 @@ def _likeliest_name(plain: list[Word], text: str) -> str | None:
             groups.append([w])
     names = []
     for group in groups:
-        for k in range(len(group)):
-            words_ = group[k:]
-            joined = text[words_[0].start:words_[-1].end]
-            if is_shop(words_[-1].text) and (len(words_) == 1 or all(CJK.search(x.text) for x in words_)):
+        for j, w in enumerate(group):
+            if is_shop(w.text):
+                branch = j > 0 and BRANCH.match(w.text) and CJK.search(group[j - 1].text)
+                joined = text[group[j - 1].start if branch else w.start:w.end]  # `华润万家 南京店`
                 names.append((2, len(joined), joined))
-                break
         for w in group:
             names.append((1 if may_be_person(w.text) else 0, len(w.text), w.text))
     if not names:
