@@ -23,8 +23,9 @@ def load(name: str) -> SkuMatcher:
     skus = []
     with open(DATA / name, encoding="utf-8") as f:
         for row in csv.DictReader(f):
+            aliases = tuple(a for a in row["aliases"].split(";") if a)
             skus.append(SkuRef(row["code"], row["name"], row["unit"], row["pack_unit"], int(row["pack_size"]),
-                               int(Decimal(row["guide_price"]) * 100), tuple(a for a in row["aliases"].split(";") if a)))
+                               int(Decimal(row["guide_price"]) * 100), aliases))
     return SkuMatcher(skus)
 
 
@@ -439,7 +440,8 @@ STOCK = [
     ("还剩多少A100", "A100"), ("A100有货吗", "A100"), ("how much A100 left", "A100"), ("stock A100", "A100"),
     ("查一下苏打水库存", "B100"), ("苏达水还剩多少", "B100"), ("乌龙茶还有几箱", "C300"), ("冰泉还有多少", None),
     ("A100 in stock?", "A100"), ("how many X1 left?", "D10"), ("有没有A100", "A100"), ("查库存", None),
-    ("how many cases of A100 do we have", "A100"), ("A100还剩20箱吗", "A100"), ("check stock A100", "A100"), ("净水器还有吗", "D10"),
+    ("how many cases of A100 do we have", "A100"), ("A100还剩20箱吗", "A100"), ("check stock A100", "A100"),
+    ("净水器还有吗", "D10"),
 ]
 
 

@@ -3,7 +3,8 @@
 今天/昨天/前天/大前天/3天前, 上周五/上上周一/本周三/周一/礼拜五 (the most recent such day),
 11月15日/十一月十五号/15号/上月20号, 11.16, 3/15, 11-16, 2026-11-15, today/yesterday/last friday/Nov 15.
 A date without a year is the most recent one, so `12.30` written on 2 January is last year's,
-unless it lies only weeks ahead (`11月25日` on 18 November: a future date, not last year's). A date after today (明天, 下周一, an ISO date ahead) is reported; the caller refuses it."""
+unless it lies only weeks ahead (`11月25日` on 18 November: a future date, not last year's).
+A date after today (明天, 下周一, an ISO date ahead) is reported; the caller refuses it."""
 from __future__ import annotations
 
 import re
@@ -44,7 +45,8 @@ PATTERNS = [
     ("ago_cn", re.compile(rf"{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})\s*天(?:以)?前")),
     ("week_cn", re.compile(r"(上上个?|上个?|本|这个?|下个?)?(?:周|星期|礼拜)([一二三四五六日天七])")),
     ("rel_cn", re.compile("|".join(sorted((k for k in RELATIVE if not k.isascii()), key=len, reverse=True)))),
-    ("en_md", re.compile(rf"(?<![A-Za-z])(?:({_EN_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?|(\d{{1,2}})(?:st|nd|rd|th)?\s+"
+    ("en_md", re.compile(rf"(?<![A-Za-z])(?:({_EN_MONTH})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?|"
+                         rf"(\d{{1,2}})(?:st|nd|rd|th)?\s+"
                          rf"(?:of\s+)?({_EN_MONTH})(?![A-Za-z])\.?)(?:,?\s+(20\d\d))?(?![\d])", re.I)),
     ("ago_en", re.compile(r"(?<![A-Za-z])(\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(?:(last|this|past|on|next)\s+)?({_EN_WEEKDAY_FULL})(?![A-Za-z])", re.I)),

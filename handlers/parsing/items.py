@@ -188,9 +188,9 @@ def best_reading(item: Item, sku) -> tuple[Decimal, Decimal]:
     options = readings(item, sku)
     if item.qty.extra.get("bare") and item.price.extra.get("bare") and item.qty.value != item.price.value:
         # two plain numbers (`A200 36 … 15`): which is the count and which the price is also a reading
-        swapped = Item(item.mention, Span(item.price.start, item.price.end, "qty", item.price.value, None,
-                                          extra=item.qty.extra), Span(item.qty.start, item.qty.end, "price",
-                                                                      item.qty.value, None, "unmarked", item.price.extra))
+        q, p = item.qty, item.price
+        swapped = Item(item.mention, Span(p.start, p.end, "qty", p.value, None, extra=q.extra),
+                       Span(q.start, q.end, "price", q.value, None, "unmarked", p.extra))
         options += readings(swapped, sku)
     if guide <= 0 or len(options) == 1:
         return options[0]

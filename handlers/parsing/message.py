@@ -18,12 +18,14 @@ from .skus import Mention, SkuMatcher
 from .units import to_base
 
 STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
-                         r"\bstock\b|\binventory\b|how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand|do we have|have we got|do i have)|"
+                         r"\bstock\b|\binventory\b|"
+                         r"how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand|do we have|have we got|do i have)|"
                          r"\b(?:left|remaining)\s*\??$", re.I)
 STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩下多少|剩下|剩几箱|剩几|还有几箱|还有几|多少货|有货吗|有没有货|有货没|有吗|有没有|"
                          r"存货|货还有|多少|几箱|查一下|查询|查查|查|看看|看一下|请问|的|吗|呢|还有|\bstock\b|\binventory\b|"
                          r"\bhow\b|\bmuch\b|\bmany\b|\bleft\b|\bremaining\b|\bin\b|\bon hand\b|\bcheck\b|\bof\b|\bis\b|"
-                         r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bi\b|\bhave\b|\bgot\b|\bfor\b|\bthe\b|\bcases?\b|\bbottles?\b|"
+                         r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bi\b|\bhave\b|\bgot\b|\bfor\b|\bthe\b|"
+                         r"\bcases?\b|\bbottles?\b|"
                          r"[?？!！,，.。]", re.I)
 REBATE_WORDS = re.compile(r"返利|返点|\brebates?\b", re.I)
 CLAIMS_WORDS = re.compile(r"我的报备|报备列表|报备记录|查报备|我的客户|\bmy claims\b|\blist claims\b", re.I)

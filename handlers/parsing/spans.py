@@ -97,7 +97,8 @@ class Grammar:
         self.qty_simple = re.compile(rf"{NUM_BC}{SIGN}(?P<n>{NUMBER}|{EN_NUM}|半)\s*(?:个)?{unit}(?:\s*(?P<half>半))?"
                                      r"(?P<n2>)(?P<u2>)", re.I)
         self.bare = re.compile(rf"(?:(?<![A-Za-z0-9])(?P<x>[x×*])\s*(?=\d)|(?<![A-Za-z0-9.\-])){SIGN}"
-                               r"(?P<p>\d+(?:,\d{3})*(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)(?![A-Za-z0-9.%])(?!-[A-Za-z])",
+                               r"(?P<p>\d+(?:,\d{3})*(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)"
+                               r"(?![A-Za-z0-9.%])(?!-[A-Za-z])",
                                re.I)
 
     def prices_with_unit(self, text: str, taken: list[tuple[int, int]]) -> list[Span]:

@@ -14,9 +14,11 @@ FILLER_WORDS = ("卖了", "卖出", "售出", "卖掉", "送了", "发了", "出
                 "另外", "都是", "都", "各", "每", "元", "块", "共", "啊", "呢", "哈", "哦", "呀", "嗯", "我们", "我", "刚刚",
                 "刚才", "刚", "又", "再", "要了", "订了", "买了", "拿了", "提了", "进了", "走了", "一单", "这单", "单价", "价格",
                 "订单", "单子", "单", "日期", "时间", "备注", "商品", "产品", "数量", "金额", "你好", "您好", "老板好", "在吗",
-                "哈喽", "给我", "我来", "帮我记", "记一下", "那边", "那里", "这边", "这里", "家里", "早", "上午", "下午", "晚上", "早上", "中午", "卖货", "hi", "hello", "hey", "ok", "好的",
+                "哈喽", "给我", "我来", "帮我记", "记一下", "那边", "那里", "这边", "这里", "家里", "早", "上午", "下午",
+                "晚上", "早上", "中午", "卖货", "hi", "hello", "hey", "ok", "好的",
                 "数量", "总价", "给", "卖", "送", "发", "sold", "sell", "sale", "to", "for", "at", "on", "and", "of", "each",
-                "total", "in", "yuan", "rmb", "customer", "client", "please", "pls", "thanks", "thx", "per", "price", "qty",
+                "total", "in", "yuan", "rmb", "customer", "client", "please", "pls", "thanks", "thx", "per", "price",
+                "qty",
                 "with", "from", "by", "is", "was", "were", "we", "i", "today", "just", "have", "has")
 VERBS = {"卖", "送", "发", "给"}  # at a name's end only after a shop word: 张三超市发 → 张三超市, 大润发 stays
 _FW = "|".join(sorted(map(re.escape, FILLER_WORDS), key=len, reverse=True))
