@@ -56,6 +56,32 @@ def db_upgrade() -> None:
     run(go())
 
 
+class ProgressBar:
+    """A rich progress bar on stderr, drawn only once the work turns out to be long
+    (`threshold` steps); callable as a `progress(done, total)` callback."""
+
+    def __init__(self, label: str, *, threshold: int):
+        self.label, self.threshold = label, threshold
+        self.progress = None
+        self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        if self.progress is None:
+            if total < self.threshold:
+                return
+            self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
+                                     TimeRemainingColumn(), console=err, transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.label, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Registration by import: each module adds its commands to `app`.

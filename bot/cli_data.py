@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-from bot.cli import app, err, fail, open_runtime, run
+from bot.cli import ProgressBar, app, err, fail, open_runtime, run
 from services import demo, imports
 from services.actors import Actor
 from services.errors import InvalidInput
@@ -15,27 +14,8 @@ CLI_ACTOR = Actor(user_id=None, name="cli", role="system", channel="cli")
 BAR_FROM_STEPS = 2000  # a progress bar only for files of about a thousand rows or more
 
 
-class _Bar:
-    """A rich progress bar on stderr that appears only once the file turns out to be long."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.progress: Progress | None = None
-        self.task = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            if total < BAR_FROM_STEPS:
-                return
-            self.progress = Progress(TextColumn(self.label), BarColumn(), TaskProgressColumn(),
-                                     TimeRemainingColumn(), console=err, transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task(self.label, total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+def _Bar(label: str) -> ProgressBar:
+    return ProgressBar(label, threshold=BAR_FROM_STEPS)
 
 
 @app.command("import")

@@ -5,9 +5,8 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.cli import app, err, fail, open_runtime, run
+from bot.cli import ProgressBar, app, fail, open_runtime, run
 from services import exports
 from services.actors import Actor
 from services.errors import InvalidInput
@@ -16,27 +15,8 @@ CLI_ACTOR = Actor(user_id=None, name="cli", role="system", channel="cli")
 BAR_FROM_ROWS = 20_000  # small exports finish before a bar would be worth drawing
 
 
-class _Bar:
-    """A rich progress bar on stderr, drawn only for exports of many rows."""
-
-    def __init__(self, label: str):
-        self.label = label
-        self.progress: Progress | None = None
-        self.task = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.progress is None:
-            if total < BAR_FROM_ROWS:
-                return
-            self.progress = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(),
-                                     TimeRemainingColumn(), console=err, transient=True)
-            self.progress.start()
-            self.task = self.progress.add_task(self.label, total=total)
-        self.progress.update(self.task, completed=done, total=total)
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+def _Bar(label: str) -> ProgressBar:
+    return ProgressBar(label, threshold=BAR_FROM_ROWS)
 
 
 def _day(value: str | None, option: str) -> date | None:

@@ -80,17 +80,22 @@ async def list_skus(uow: UnitOfWork, *, include_inactive: bool = False) -> list[
         return [_sku_info(s) for s in (await session.scalars(stmt)).all()]
 
 
+async def sku_row(session: AsyncSession, code: str) -> Sku:
+    """The SKU row with this code (exact, else ignoring width and case); raises NotFound."""
+    folded = unicodedata.normalize("NFKC", code).strip()
+    sku = await session.scalar(select(Sku).where(Sku.code == folded))
+    if sku is None:
+        found = (await session.scalars(select(Sku).where(func.upper(Sku.code) == folded.upper()))).all()
+        sku = found[0] if len(found) == 1 else None
+    if sku is None:
+        raise NotFound(what="sku", key=code)
+    return sku
+
+
 async def get_sku_by_code(uow: UnitOfWork, *, code: str) -> SkuInfo:
     """The SKU with this code (exact, else ignoring width and case); raises NotFound."""
-    folded = unicodedata.normalize("NFKC", code).strip()
     async with _session(uow) as session:
-        sku = await session.scalar(select(Sku).where(Sku.code == folded))
-        if sku is None:
-            found = (await session.scalars(select(Sku).where(func.upper(Sku.code) == folded.upper()))).all()
-            sku = found[0] if len(found) == 1 else None
-        if sku is None:
-            raise NotFound(what="sku", key=code)
-        return _sku_info(sku)
+        return _sku_info(await sku_row(session, code))
 
 
 def format_qty(qty: int, sku: HasUnits) -> str:

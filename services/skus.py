@@ -21,7 +21,7 @@ from storage.uow import UnitOfWork
 from . import audit, catalog
 from .actors import Actor, require_role
 from .catalog import SkuInfo
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .money import fen_to_yuan_str, yuan_to_fen
 
 MAX_INT = 2**31 - 1
@@ -132,16 +132,7 @@ def _consistency(sku: Sku) -> None:
         raise InvalidInput(reason="；".join(problems))
 
 
-async def _find(session: AsyncSession, code: str) -> Sku:
-    """The SKU with this code (exact, else ignoring case); NotFound otherwise."""
-    folded = fold(code)
-    sku = await session.scalar(select(Sku).where(Sku.code == folded))
-    if sku is None:
-        found = (await session.scalars(select(Sku).where(func.upper(Sku.code) == folded.upper()))).all()
-        sku = found[0] if len(found) == 1 else None
-    if sku is None:
-        raise NotFound(what="sku", key=code)
-    return sku
+_find = catalog.sku_row
 
 
 async def _code_holder(session: AsyncSession, text: str) -> str | None:
