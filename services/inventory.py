@@ -1,43 +1,329 @@
 """Channel inventory: on hand per partner and SKU = last stocktake + sell-in since − sell-out since.
 
 A movement counts after a stocktake when its business date is later than the count's local
-date, or it is the same day and was recorded after the count. Undone sales do not count.
+date, or it is the same day and was recorded after the count. Undone sales do not count. A
+position with neither a count nor a shipment is unknown.
+
+Figures come from a few grouped queries over a batch of positions, never one query per SKU:
+the last count per position (a window query), then shipments and sales joined to a small table
+of per-position cut-offs passed as one JSON parameter (`json_each` on SQLite,
+`jsonb_to_recordset` on PostgreSQL), so each position's own count date bounds its rows.
+
+Safety stock: a partner's override wins over its tier's, which wins over the SKU default.
+Days of cover = on hand ÷ (confirmed sales of the 28 days ending today ÷ 28). The suggested
+reorder quantity brings on hand up to safety stock + four weeks of demand at that rate (the
+28-day sales themselves), rounded up to whole packs.
 """
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Date, Integer, Row, and_, case, column, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Sale, SaleLine, Shipment, Stocktake, StocktakeLine
+from storage.models import (Partner, SafetyStockOverride, Sale, SaleLine, Shipment, Sku, Stocktake,
+                            StocktakeLine, UTCDateTime)
 from storage.uow import UnitOfWork
 
+from . import catalog
+from .actors import Actor, scope_partners
+
+RATE_DAYS = 28                 # trailing window of the sales rate
+STATUS_ORDER = {"out": 0, "low": 1, "ok": 2, "unknown": 3}
+Pair = tuple[int, int]         # (partner_id, sku_id)
+
+
+@dataclass(frozen=True)
+class Position:
+    partner_code: str
+    partner_name: str
+    region: str
+    sku_code: str
+    sku_name: str
+    unit: str
+    pack_unit: str
+    pack_size: int
+    on_hand: int | None
+    safety_stock: int
+    sold_28d: int
+    days_of_cover: Decimal | None
+    reorder_qty: int
+    status: str                # ok | low | out | unknown
+
+
+@dataclass(frozen=True)
+class Movement:
+    kind: str                  # stocktake | shipment | sale
+    date: date
+    qty: int                   # stocktake: the count; shipment +; sale −
+    note: str = ""             # shipment ref, sale customer
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The raw numbers of one position, before catalog data is attached."""
+
+    on_hand: int | None
+    sold_28d: int
+
+
+def status_of(on_hand: int | None, safety_stock: int) -> str:
+    """unknown, out (nothing left), low (under safety stock) or ok."""
+    if on_hand is None:
+        return "unknown"
+    if on_hand <= 0:
+        return "out"
+    return "low" if on_hand < safety_stock else "ok"
+
+
+def days_of_cover(on_hand: int | None, sold_28d: int) -> Decimal | None:
+    """Days the stock lasts at the trailing 28-day rate, one decimal; None without sales or stock figure."""
+    if on_hand is None or sold_28d <= 0:
+        return None
+    days = Decimal(max(on_hand, 0)) * RATE_DAYS / Decimal(sold_28d)
+    return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def reorder_qty(on_hand: int | None, safety_stock: int, sold_28d: int, pack_size: int) -> int:
+    """Base units that bring on hand up to safety stock + 28 days of demand, in whole packs."""
+    if on_hand is None:
+        return 0
+    need = safety_stock + sold_28d - max(on_hand, 0)
+    if need <= 0:
+        return 0
+    pack = max(pack_size, 1)
+    return -(-need // pack) * pack
+
+
+# --- the grouped queries ------------------------------------------------------------------
+
+def local_today(uow: UnitOfWork) -> date:
+    return uow.now().astimezone(uow.settings.tz).date()
+
+
+def _cut_table(session: AsyncSession, rows: list[dict]):
+    """Per-position cut-offs (p, s, day, at, lo) as a table read from one JSON parameter."""
+    if session.bind.dialect.name == "postgresql":
+        sql = ("SELECT * FROM jsonb_to_recordset(CAST(:cuts AS jsonb)) "
+               "AS c(p integer, s integer, day date, at timestamptz, lo date)")
+    else:
+        sql = ("SELECT json_extract(value, '$.p') AS p, json_extract(value, '$.s') AS s, "
+               "json_extract(value, '$.day') AS day, json_extract(value, '$.at') AS at, "
+               "json_extract(value, '$.lo') AS lo FROM json_each(:cuts)")
+    return (text(sql).bindparams(cuts=json.dumps(rows, separators=(",", ":")))
+            .columns(column("p", Integer), column("s", Integer), column("day", Date), column("at", UTCDateTime),
+                     column("lo", Date)).subquery("cut"))
+
+
+def _at_text(session: AsyncSession, at: datetime) -> str:
+    """A UTC instant as the dialect stores it (SQLite compares the text)."""
+    at = at.astimezone(timezone.utc)
+    if session.bind.dialect.name == "postgresql":
+        return at.isoformat()
+    return at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def last_counts(session: AsyncSession, *, partner_ids, sku_ids=None) -> dict[Pair, tuple[int, datetime]]:
+    """The latest count (qty, counted_at) of every position of these partners (and SKUs)."""
+    rank = func.row_number().over(
+        partition_by=(Stocktake.partner_id, StocktakeLine.sku_id),
+        order_by=(Stocktake.counted_at.desc(), Stocktake.id.desc(), StocktakeLine.id.desc())).label("rn")
+    inner = (select(Stocktake.partner_id, StocktakeLine.sku_id, StocktakeLine.qty, Stocktake.counted_at, rank)
+             .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id)
+             .where(Stocktake.partner_id.in_(list(partner_ids))))
+    if sku_ids is not None:
+        inner = inner.where(StocktakeLine.sku_id.in_(list(sku_ids)))
+    sub = inner.subquery()
+    rows = await session.execute(select(sub.c.partner_id, sub.c.sku_id, sub.c.qty, sub.c.counted_at)
+                                 .where(sub.c.rn == 1))
+    return {(p, s): (qty, at) for p, s, qty, at in rows}
+
+
+async def shipped_pairs(session: AsyncSession, *, partner_ids, sku_ids=None) -> set[Pair]:
+    """Positions of these partners that ever received a shipment."""
+    stmt = (select(Shipment.partner_id, Shipment.sku_id).where(Shipment.partner_id.in_(list(partner_ids)))
+            .group_by(Shipment.partner_id, Shipment.sku_id))
+    if sku_ids is not None:
+        stmt = stmt.where(Shipment.sku_id.in_(list(sku_ids)))
+    return set((await session.execute(stmt)).tuples())
+
+
+async def figures(session: AsyncSession, *, tz, today: date, pairs: list[Pair],
+                  counts: dict[Pair, tuple[int, datetime]]) -> dict[Pair, Figures]:
+    """On hand and 28-day sales of `pairs`, given their last counts: two grouped queries."""
+    if not pairs:
+        return {}
+    since = today - timedelta(days=RATE_DAYS - 1)
+    rows = []
+    for p, s in pairs:
+        count = counts.get((p, s))
+        if count is None:
+            rows.append({"p": p, "s": s, "day": None, "at": None, "lo": None})
+            continue
+        day = count[1].astimezone(tz).date()
+        rows.append({"p": p, "s": s, "day": day.isoformat(), "at": _at_text(session, count[1]),
+                     "lo": min(day, since).isoformat()})
+    cut = _cut_table(session, rows)
+    ship_rows = await session.execute(
+        select(cut.c.p, cut.c.s, func.sum(Shipment.qty))
+        .select_from(cut)
+        .join(Shipment, and_(Shipment.partner_id == cut.c.p, Shipment.sku_id == cut.c.s,
+                             Shipment.shipped_on >= func.coalesce(cut.c.day, date(1, 1, 1))))
+        .where(or_(cut.c.day.is_(None), Shipment.shipped_on > cut.c.day, Shipment.created_at > cut.c.at))
+        .group_by(cut.c.p, cut.c.s))
+    shipped = {(p, s): int(q) for p, s, q in ship_rows}
+    after = or_(cut.c.day.is_(None), Sale.sold_on > cut.c.day,
+                and_(Sale.sold_on == cut.c.day, Sale.created_at > cut.c.at))
+    sale_rows = await session.execute(
+        select(cut.c.p, cut.c.s,
+               func.sum(case((after, SaleLine.qty), else_=0)),
+               func.sum(case((Sale.sold_on >= since, SaleLine.qty), else_=0)))
+        .select_from(cut)
+        .join(SaleLine, SaleLine.sku_id == cut.c.s)
+        .join(Sale, and_(Sale.id == SaleLine.sale_id, Sale.partner_id == cut.c.p))
+        .where(Sale.status == "confirmed", or_(cut.c.lo.is_(None), Sale.sold_on >= cut.c.lo))
+        .group_by(cut.c.p, cut.c.s))
+    sold = {(p, s): (int(a or 0), int(r or 0)) for p, s, a, r in sale_rows}
+    out = {}
+    for pair in pairs:
+        count = counts.get(pair)
+        since_count, sold_28d = sold.get(pair, (0, 0))
+        if count is None and pair not in shipped:
+            out[pair] = Figures(None, sold_28d)
+        else:
+            out[pair] = Figures((count[0] if count else 0) + shipped.get(pair, 0) - since_count, sold_28d)
+    return out
+
+
+@dataclass(frozen=True)
+class _Meta:
+    partners: dict[int, Row]
+    skus: dict[int, Row]
+    safety: dict[Pair, int]
+
+
+async def _meta(session: AsyncSession, pairs: list[Pair]) -> _Meta:
+    """Partners, SKUs and the safety stock in force for each position (partner > tier > SKU)."""
+    partner_ids = sorted({p for p, _ in pairs})
+    sku_ids = sorted({s for _, s in pairs})
+    partners = {p.id: p for p in await session.execute(
+        select(Partner.id, Partner.code, Partner.name, Partner.tier, Partner.region, Partner.active).where(Partner.id.in_(partner_ids)))}
+    skus = {s.id: s for s in await session.execute(
+        select(Sku.id, Sku.code, Sku.name, Sku.unit, Sku.pack_unit, Sku.pack_size, Sku.safety_stock, Sku.active)
+        .where(Sku.id.in_(sku_ids)))}
+    tiers = sorted({p.tier for p in partners.values() if p.tier})
+    conds = [SafetyStockOverride.partner_id.in_(partner_ids)]
+    if tiers:
+        conds.append(and_(SafetyStockOverride.partner_id.is_(None), SafetyStockOverride.tier.in_(tiers)))
+    overrides = (await session.execute(
+        select(SafetyStockOverride.sku_id, SafetyStockOverride.tier, SafetyStockOverride.partner_id,
+               SafetyStockOverride.qty).where(SafetyStockOverride.sku_id.in_(sku_ids), or_(*conds)))).all()
+    by_partner = {(pid, sid): qty for sid, _, pid, qty in overrides if pid is not None}
+    by_tier = {(tier, sid): qty for sid, tier, pid, qty in overrides if pid is None}
+    safety = {}
+    for p, s in pairs:
+        default = by_tier.get((partners[p].tier, s), skus[s].safety_stock) if partners[p].tier else skus[s].safety_stock
+        safety[(p, s)] = by_partner.get((p, s), default)
+    return _Meta(partners, skus, safety)
+
+
+def _position(meta: _Meta, pair: Pair, fig: Figures) -> Position:
+    partner, sku, safety = meta.partners[pair[0]], meta.skus[pair[1]], meta.safety[pair]
+    return Position(partner_code=partner.code, partner_name=partner.name, region=partner.region,
+                    sku_code=sku.code, sku_name=sku.name, unit=sku.unit, pack_unit=sku.pack_unit,
+                    pack_size=sku.pack_size, on_hand=fig.on_hand, safety_stock=safety, sold_28d=fig.sold_28d,
+                    days_of_cover=days_of_cover(fig.on_hand, fig.sold_28d),
+                    reorder_qty=reorder_qty(fig.on_hand, safety, fig.sold_28d, sku.pack_size),
+                    status=status_of(fig.on_hand, safety))
+
+
+async def evaluate(uow: UnitOfWork, *, pairs: list[Pair], counts: dict[Pair, tuple[int, datetime]] | None = None,
+                   active_only: bool = False) -> dict[Pair, Position]:
+    """Full positions of (partner_id, sku_id) pairs in the open unit of work (of active partners and SKUs only)."""
+    session = uow.session
+    if not pairs:
+        return {}
+    meta = await _meta(session, pairs)
+    if active_only:
+        pairs = [(p, s) for p, s in pairs if meta.partners[p].active and meta.skus[s].active]
+    if counts is None:
+        counts = await last_counts(session, partner_ids={p for p, _ in pairs}, sku_ids={s for _, s in pairs})
+    figs = await figures(session, tz=uow.settings.tz, today=local_today(uow), pairs=pairs, counts=counts)
+    return {pair: _position(meta, pair, figs[pair]) for pair in pairs}
+
+
+def sort_key(pos: Position) -> tuple:
+    """Out first, then low, ok, unknown; then SKU code and partner code."""
+    return STATUS_ORDER[pos.status], pos.sku_code, pos.partner_code
+
+
+# --- the public reads -----------------------------------------------------------------------
 
 async def on_hand(uow: UnitOfWork, *, partner_id: int, sku_ids: list[int]) -> dict[int, int | None]:
     """On-hand quantity in base units per SKU; None where nothing is known (no count, no shipment)."""
-    out: dict[int, int | None] = {}
-    tz = uow.settings.tz
-    s = uow.session
-    for sku_id in sku_ids:
-        last = (await s.execute(
+    async with uow.reading() as ro:
+        pairs = [(partner_id, s) for s in dict.fromkeys(sku_ids)]
+        counts = await last_counts(ro.session, partner_ids=[partner_id], sku_ids=[s for _, s in pairs])
+        figs = await figures(ro.session, tz=ro.settings.tz, today=local_today(ro), pairs=pairs, counts=counts)
+    return {s: figs[(partner_id, s)].on_hand for _, s in pairs}
+
+
+async def _partners_for(ro: UnitOfWork, actor: Actor, partner_code: str | None) -> list[int]:
+    """The partner ids a query covers: the one named (if the actor may see it) or all in scope."""
+    if partner_code:
+        return [(await catalog.get_partner(ro, actor=actor, code=partner_code)).id]
+    stmt = scope_partners(select(Partner.id).where(Partner.active.is_(True)), actor).order_by(Partner.id)
+    return list(await ro.session.scalars(stmt))
+
+
+async def positions(uow: UnitOfWork, *, actor: Actor, partner_code: str | None = None,
+                    sku_code: str | None = None) -> list[Position]:
+    """Stock positions the actor may see, low items first (out, low, ok, unknown), then SKU code."""
+    async with uow.reading() as ro:
+        partner_ids = await _partners_for(ro, actor, partner_code)
+        sku_ids = None
+        if sku_code:
+            sku_ids = [(await catalog.get_sku_by_code(ro, code=sku_code)).id]
+        if not partner_ids:
+            return []
+        counts = await last_counts(ro.session, partner_ids=partner_ids, sku_ids=sku_ids)
+        found = set(counts) | await shipped_pairs(ro.session, partner_ids=partner_ids, sku_ids=sku_ids)
+        if sku_ids is not None:  # a named SKU is answered for every partner, if only with "unknown"
+            found |= {(p, s) for p in partner_ids for s in sku_ids}
+        result = await evaluate(ro, pairs=sorted(found), counts=counts)
+    return sorted(result.values(), key=sort_key)
+
+
+async def movements(uow: UnitOfWork, *, actor: Actor, partner_code: str, sku_code: str,
+                    limit: int = 10) -> list[Movement]:
+    """The latest counts, shipments and (confirmed) sales of one position, newest first."""
+    async with uow.reading() as ro:
+        partner = await catalog.get_partner(ro, actor=actor, code=partner_code)
+        sku = await catalog.get_sku_by_code(ro, code=sku_code)
+        s, tz = ro.session, ro.settings.tz
+        found: list[tuple[date, datetime, Movement]] = []
+        counts = await s.execute(
             select(Stocktake.counted_at, StocktakeLine.qty).join(StocktakeLine)
-            .where(Stocktake.partner_id == partner_id, StocktakeLine.sku_id == sku_id)
-            .order_by(Stocktake.counted_at.desc(), Stocktake.id.desc()).limit(1))).first()
-        counted_at: datetime | None = last[0] if last else None
-        base = last[1] if last else 0
-        ship_q = select(func.coalesce(func.sum(Shipment.qty), 0), func.count(Shipment.id)).where(
-            Shipment.partner_id == partner_id, Shipment.sku_id == sku_id)
-        sale_q = select(func.coalesce(func.sum(SaleLine.qty), 0)).join(Sale).where(
-            Sale.partner_id == partner_id, SaleLine.sku_id == sku_id, Sale.status == "confirmed")
-        if counted_at is not None:
-            day = counted_at.astimezone(tz).date()
-            ship_q = ship_q.where(or_(Shipment.shipped_on > day,
-                                      and_(Shipment.shipped_on == day, Shipment.created_at > counted_at)))
-            sale_q = sale_q.where(or_(Sale.sold_on > day, and_(Sale.sold_on == day, Sale.created_at > counted_at)))
-        shipped, shipments = (await s.execute(ship_q)).one()
-        sold = await s.scalar(sale_q)
-        if last is None and not shipments:
-            out[sku_id] = None
-        else:
-            out[sku_id] = int(base) + int(shipped) - int(sold)
-    return out
+            .where(Stocktake.partner_id == partner.id, StocktakeLine.sku_id == sku.id)
+            .order_by(Stocktake.counted_at.desc(), Stocktake.id.desc()).limit(limit))
+        for at, qty in counts:
+            found.append((at.astimezone(tz).date(), at, Movement("stocktake", at.astimezone(tz).date(), qty)))
+        ships = await s.execute(
+            select(Shipment.shipped_on, Shipment.created_at, Shipment.qty, Shipment.ref)
+            .where(Shipment.partner_id == partner.id, Shipment.sku_id == sku.id)
+            .order_by(Shipment.shipped_on.desc(), Shipment.created_at.desc(), Shipment.id.desc()).limit(limit))
+        for on, at, qty, ref in ships:
+            found.append((on, at, Movement("shipment", on, qty, ref or "")))
+        sales = await s.execute(
+            select(Sale.sold_on, Sale.created_at, func.sum(SaleLine.qty), Sale.customer)
+            .join(SaleLine, SaleLine.sale_id == Sale.id)
+            .where(Sale.partner_id == partner.id, SaleLine.sku_id == sku.id, Sale.status == "confirmed")
+            .group_by(Sale.id, Sale.sold_on, Sale.created_at, Sale.customer)
+            .order_by(Sale.sold_on.desc(), Sale.created_at.desc(), Sale.id.desc()).limit(limit))
+        for on, at, qty, customer in sales:
+            found.append((on, at, Movement("sale", on, -int(qty), customer)))
+    found.sort(key=lambda f: (f[0], f[1]), reverse=True)
+    return [m for _, _, m in found[:limit]]
