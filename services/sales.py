@@ -11,7 +11,7 @@ from sqlalchemy import select
 from storage.models import Partner, Sale, SaleLine, Sku
 from storage.uow import UnitOfWork
 
-from . import audit
+from . import audit, stock_alerts
 from .actors import Actor
 from .errors import DomainError, InvalidInput, NotAllowed
 from .inventory import on_hand
@@ -151,6 +151,7 @@ async def record_sale(uow: UnitOfWork, *, actor: Actor, draft: SaleDraft, idempo
         uow.add(sale)
         await uow.flush()
         audit.record(uow, actor=actor, action="sale.create", entity="sale", entity_id=sale.id, after=_snapshot(sale))
+        await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[ln.sku_id for ln in sale.lines])
         result = _result(sale, {s.id: s for s in skus.values()}, actor.partner_code or "")
         await uow.commit()
     return result
@@ -178,6 +179,8 @@ async def undo_last(uow: UnitOfWork, *, actor: Actor) -> SaleResult:
         sale.status, sale.undone_at = "undone", uow.now()
         audit.record(uow, actor=actor, action="sale.undo", entity="sale", entity_id=sale.id, before=before,
                      after=_snapshot(sale))
+        await uow.flush()
+        await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[ln.sku_id for ln in sale.lines])
         result = await _load_result(uow, sale, created=False)
         await uow.commit()
     return result
@@ -233,6 +236,7 @@ async def correct_last(uow: UnitOfWork, *, actor: Actor, sku: str | None = None,
         audit.record(uow, actor=actor, action="sale.correct", entity="sale", entity_id=sale.id, before=before,
                      after=_snapshot(sale))
         await uow.flush()
+        await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[line.sku_id])
         result = _result(sale, skus, actor.partner_code or "", created=False)
         await uow.commit()
     return result
