@@ -61,6 +61,7 @@ class Replay:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             step = await self.line(number, line.strip())
+            self.runtime.clock.advance(seconds=1)  # each line happens a moment after the one before
             yield step
 
     async def line(self, number: int, line: str) -> Step:
@@ -99,8 +100,8 @@ class Replay:
             if name == "import" and len(args) == 2:
                 if self.importer is None:
                     raise ReplayError(f"line {number}: imports are not available here")
-                summary = await self.importer(self.runtime, args[0], self.base_dir / args[1])
-                return [Reply(str(summary))]
+                s = await self.importer(self.runtime, args[0], self.base_dir / args[1])
+                return [Reply(f"imported {s.kind}: {s.created} created, {s.updated} updated, {s.unchanged} unchanged")]
             if name == "job" and len(args) == 1:
                 return [Reply(await self.deps.jobs.run(args[0]))]
         except (DomainError, ValueError, KeyError) as exc:
