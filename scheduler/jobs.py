@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services import dispatcher as dispatcher_service
+from services import stock_alerts as stock_alerts_service
 
 if TYPE_CHECKING:
     from bot.bootstrap import Runtime
@@ -47,8 +48,15 @@ async def _outbox_purge(runtime: Runtime) -> str:
     return f"outbox_purge: removed {removed} delivered messages older than {days} days"
 
 
+async def _low_stock(runtime: Runtime) -> str:
+    """Re-checks every stock position; announces the ones whose state changed unnoticed."""
+    result = await stock_alerts_service.sweep(runtime.uow())
+    return f"low_stock: {result.positions} positions checked, {result.transitions} changed"
+
+
 _REGISTERED: tuple[Job, ...] = (
     Job("outbox_purge", "30 3 * * *", _outbox_purge, "delete delivered outbox messages past retention"),
+    Job("low_stock", "*/30 * * * *", _low_stock, "low-stock, out-of-stock and recovery alerts (on changes only)"),
 )
 
 JOBS: dict[str, Job] = {job.name: job for job in _REGISTERED}

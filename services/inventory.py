@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import Date, Integer, Row, and_, case, column, func, or_, select, text
+from sqlalchemy import (Date, Integer, Row, String, and_, case, column, func, literal, or_, select, text, type_coerce,
+                        union_all)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (Partner, SafetyStockOverride, Sale, SaleLine, Shipment, Sku, Stocktake,
@@ -34,6 +35,8 @@ from .actors import Actor, scope_partners
 RATE_DAYS = 28                 # trailing window of the sales rate
 STATUS_ORDER = {"out": 0, "low": 1, "ok": 2, "unknown": 3}
 Pair = tuple[int, int]         # (partner_id, sku_id)
+NO_SALE = 2**62                # a sale id beyond any
+EPOCH = date(1, 1, 1)          # the cut-off of a position never counted
 
 
 @dataclass(frozen=True)
@@ -105,17 +108,18 @@ def local_today(uow: UnitOfWork) -> date:
 
 
 def _cut_table(session: AsyncSession, rows: list[dict]):
-    """Per-position cut-offs (p, s, day, at, lo) as a table read from one JSON parameter."""
+    """Per-position cut-offs (p, s, day, at, lo, x) as a table read from one JSON parameter, materialized
+    once (SQLite would otherwise re-read the JSON for every row it joins)."""
     if session.bind.dialect.name == "postgresql":
         sql = ("SELECT * FROM jsonb_to_recordset(CAST(:cuts AS jsonb)) "
-               "AS c(p integer, s integer, day date, at timestamptz, lo date)")
+               "AS c(p integer, s integer, day date, at timestamptz, lo date, x bigint)")
     else:
         sql = ("SELECT json_extract(value, '$.p') AS p, json_extract(value, '$.s') AS s, "
                "json_extract(value, '$.day') AS day, json_extract(value, '$.at') AS at, "
-               "json_extract(value, '$.lo') AS lo FROM json_each(:cuts)")
+               "json_extract(value, '$.lo') AS lo, json_extract(value, '$.x') AS x FROM json_each(:cuts)")
     return (text(sql).bindparams(cuts=json.dumps(rows, separators=(",", ":")))
             .columns(column("p", Integer), column("s", Integer), column("day", Date), column("at", UTCDateTime),
-                     column("lo", Date)).subquery("cut"))
+                     column("lo", Date), column("x", Integer)).cte("cut").prefix_with("MATERIALIZED"))
 
 
 def _at_text(session: AsyncSession, at: datetime) -> str:
@@ -126,20 +130,87 @@ def _at_text(session: AsyncSession, at: datetime) -> str:
     return at.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _after(cut, on, created_at):
+    """A movement of day `on`, recorded at `created_at`, counts after the position's count."""
+    return or_(on > cut.c.day, and_(on == cut.c.day, created_at > cut.c.at))
+
+
+def _no_index(col):
+    """`col + 0`: keeps the planner from driving through `sale` by partner, which without an index
+    on sale_line.sale_id means probing the batch's SKUs for each sale."""
+    return col + 0
+
+
+def _sales_per_position(cut, since: date):
+    """Sales since each position's `lo` day, one index range per position: for one partner.
+
+    Sale lines are indexed by (sku_id, sale_id); the partner's first sale id on or after `lo`
+    (`x`) bounds each range to recent lines instead of the SKU's whole history. The LEFT JOINs
+    keep `cut` the outer loop (SQLite would otherwise probe every SKU for each of the partner's sales)."""
+    return (select(literal(1), cut.c.p, cut.c.s,
+                   func.sum(case((_after(cut, Sale.sold_on, Sale.created_at), SaleLine.qty), else_=0)),
+                   func.sum(case((Sale.sold_on >= since, SaleLine.qty), else_=0)))
+            .select_from(cut)
+            .outerjoin(SaleLine, and_(SaleLine.sku_id == cut.c.s, SaleLine.sale_id >= cut.c.x))
+            .outerjoin(Sale, and_(Sale.id == SaleLine.sale_id, Sale.partner_id == cut.c.p, Sale.status == "confirmed",
+                                  Sale.sold_on >= cut.c.lo))
+            .group_by(cut.c.p, cut.c.s))
+
+
+def _sales_per_sku(cut, since: date, pairs: list[Pair], lo: date | None, first_id: int):
+    """Sales of many partners: each line of the batch's SKUs since the earliest `lo` read once,
+    then matched to its position (per-position ranges would read other partners' lines again)."""
+    lines = (select(Sale.partner_id.label("p"), SaleLine.sku_id.label("s"), Sale.sold_on, Sale.created_at,
+                    SaleLine.qty)
+             .join(Sale, Sale.id == SaleLine.sale_id)
+             .where(SaleLine.sku_id.in_(sorted({s for _, s in pairs})), SaleLine.sale_id >= first_id,
+                    _no_index(Sale.partner_id).in_(sorted({p for p, _ in pairs})), Sale.status == "confirmed"))
+    if lo is not None:
+        lines = lines.where(Sale.sold_on >= lo)
+    lines = lines.cte("lines").prefix_with("MATERIALIZED")
+    return (select(literal(1), cut.c.p, cut.c.s,
+                   func.sum(case((_after(cut, lines.c.sold_on, lines.c.created_at), lines.c.qty), else_=0)),
+                   func.sum(case((lines.c.sold_on >= since, lines.c.qty), else_=0)))
+            .select_from(cut)
+            .join(lines, and_(lines.c.p == cut.c.p, lines.c.s == cut.c.s, lines.c.sold_on >= cut.c.lo))
+            .group_by(cut.c.p, cut.c.s))
+
+
+async def _first_sale_ids(session: AsyncSession, partner_ids: list[int], lo: date | None) -> dict[int, int]:
+    """Per partner, the lowest id of its sales on or after `lo` (0 for all history; NO_SALE for none)."""
+    if lo is None:
+        return dict.fromkeys(partner_ids, 0)
+    rows = await session.execute(select(Sale.partner_id, func.min(Sale.id))
+                                 .where(Sale.partner_id.in_(partner_ids), Sale.sold_on >= lo)
+                                 .group_by(Sale.partner_id))
+    found = dict(rows.all())
+    return {p: found.get(p, NO_SALE) for p in partner_ids}
+
+
 async def last_counts(session: AsyncSession, *, partner_ids, sku_ids=None) -> dict[Pair, tuple[int, datetime]]:
     """The latest count (qty, counted_at) of every position of these partners (and SKUs)."""
-    rank = func.row_number().over(
-        partition_by=(Stocktake.partner_id, StocktakeLine.sku_id),
-        order_by=(Stocktake.counted_at.desc(), Stocktake.id.desc(), StocktakeLine.id.desc())).label("rn")
-    inner = (select(Stocktake.partner_id, StocktakeLine.sku_id, StocktakeLine.qty, Stocktake.counted_at, rank)
-             .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id)
-             .where(Stocktake.partner_id.in_(list(partner_ids))))
+    cols = (Stocktake.partner_id, StocktakeLine.sku_id, StocktakeLine.qty)
+    stmt = (select(*cols).join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id)
+            .where(Stocktake.partner_id.in_(list(partner_ids))))
     if sku_ids is not None:
-        inner = inner.where(StocktakeLine.sku_id.in_(list(sku_ids)))
-    sub = inner.subquery()
-    rows = await session.execute(select(sub.c.partner_id, sub.c.sku_id, sub.c.qty, sub.c.counted_at)
-                                 .where(sub.c.rn == 1))
-    return {(p, s): (qty, at) for p, s, qty, at in rows}
+        stmt = stmt.where(StocktakeLine.sku_id.in_(list(sku_ids)))
+    if session.bind.dialect.name == "postgresql":
+        stmt = (stmt.add_columns(Stocktake.counted_at).distinct(Stocktake.partner_id, StocktakeLine.sku_id)
+                .order_by(Stocktake.partner_id, StocktakeLine.sku_id, Stocktake.counted_at.desc(),
+                          Stocktake.id.desc(), StocktakeLine.id.desc()))
+        return {(p, s): (qty, at) for p, s, qty, at in await session.execute(stmt)}
+    # SQLite takes the other columns from the row holding the max(); SKU first walks its index in order.
+    # The stored text is parsed once per instant (a stocktake's lines share it), not once per row.
+    stmt = (stmt.add_columns(type_coerce(func.max(Stocktake.counted_at), String))
+            .group_by(StocktakeLine.sku_id, Stocktake.partner_id))
+    parsed: dict[str, datetime] = {}
+    out = {}
+    for p, s, qty, raw in await session.execute(stmt):
+        at = parsed.get(raw)
+        if at is None:
+            at = parsed[raw] = datetime.fromisoformat(raw).replace(tzinfo=timezone.utc)
+        out[(p, s)] = (qty, at)
+    return out
 
 
 async def shipped_pairs(session: AsyncSession, *, partner_ids, sku_ids=None) -> set[Pair]:
@@ -148,53 +219,51 @@ async def shipped_pairs(session: AsyncSession, *, partner_ids, sku_ids=None) -> 
             .group_by(Shipment.partner_id, Shipment.sku_id))
     if sku_ids is not None:
         stmt = stmt.where(Shipment.sku_id.in_(list(sku_ids)))
-    return set((await session.execute(stmt)).tuples())
+    return set((await session.execute(stmt)).all())
 
 
 async def figures(session: AsyncSession, *, tz, today: date, pairs: list[Pair],
                   counts: dict[Pair, tuple[int, datetime]]) -> dict[Pair, Figures]:
-    """On hand and 28-day sales of `pairs`, given their last counts: two grouped queries."""
+    """On hand and 28-day sales of `pairs`, given their last counts: one grouped query (two parts)."""
     if not pairs:
         return {}
     since = today - timedelta(days=RATE_DAYS - 1)
+    local: dict = {None: (EPOCH, _at_text(session, datetime(1, 1, 1, tzinfo=timezone.utc)))}
+    for qty, at in counts.values():  # counted_at → (local day, stored text); counts share instants
+        if at not in local:
+            local[at] = (at.astimezone(tz).date(), _at_text(session, at))
+    los = [min(local[counts[pair][1]][0], since) if pair in counts else None for pair in pairs]
+    lo = None if None in los else min(los)
+    partner_ids = sorted({p for p, _ in pairs})
+    first = await _first_sale_ids(session, partner_ids, lo)
     rows = []
-    for p, s in pairs:
-        count = counts.get((p, s))
-        if count is None:
-            rows.append({"p": p, "s": s, "day": None, "at": None, "lo": None})
-            continue
-        day = count[1].astimezone(tz).date()
-        rows.append({"p": p, "s": s, "day": day.isoformat(), "at": _at_text(session, count[1]),
-                     "lo": min(day, since).isoformat()})
+    for pair, pos_lo in zip(pairs, los):
+        count = counts.get(pair)
+        day, at = local[count[1]] if count else (EPOCH, local[None][1])  # never counted: everything counts
+        rows.append({"p": pair[0], "s": pair[1], "day": day.isoformat(), "at": at, "lo": (pos_lo or EPOCH).isoformat(),
+                     "x": first[pair[0]]})
     cut = _cut_table(session, rows)
-    ship_rows = await session.execute(
-        select(cut.c.p, cut.c.s, func.sum(Shipment.qty))
-        .select_from(cut)
-        .join(Shipment, and_(Shipment.partner_id == cut.c.p, Shipment.sku_id == cut.c.s,
-                             Shipment.shipped_on >= func.coalesce(cut.c.day, date(1, 1, 1))))
-        .where(or_(cut.c.day.is_(None), Shipment.shipped_on > cut.c.day, Shipment.created_at > cut.c.at))
-        .group_by(cut.c.p, cut.c.s))
-    shipped = {(p, s): int(q) for p, s, q in ship_rows}
-    after = or_(cut.c.day.is_(None), Sale.sold_on > cut.c.day,
-                and_(Sale.sold_on == cut.c.day, Sale.created_at > cut.c.at))
-    sale_rows = await session.execute(
-        select(cut.c.p, cut.c.s,
-               func.sum(case((after, SaleLine.qty), else_=0)),
-               func.sum(case((Sale.sold_on >= since, SaleLine.qty), else_=0)))
-        .select_from(cut)
-        .join(SaleLine, SaleLine.sku_id == cut.c.s)
-        .join(Sale, and_(Sale.id == SaleLine.sale_id, Sale.partner_id == cut.c.p))
-        .where(Sale.status == "confirmed", or_(cut.c.lo.is_(None), Sale.sold_on >= cut.c.lo))
-        .group_by(cut.c.p, cut.c.s))
-    sold = {(p, s): (int(a or 0), int(r or 0)) for p, s, a, r in sale_rows}
+    shipped = (select(literal(0), cut.c.p, cut.c.s, func.sum(Shipment.qty), literal(0))
+               .select_from(cut)
+               .join(Shipment, and_(Shipment.partner_id == cut.c.p, Shipment.sku_id == cut.c.s,
+                                    Shipment.shipped_on >= cut.c.day))
+               .where(or_(Shipment.shipped_on > cut.c.day, Shipment.created_at > cut.c.at))
+               .group_by(cut.c.p, cut.c.s))
+    if len(partner_ids) == 1:
+        sold = _sales_per_position(cut, since)
+    else:
+        sold = _sales_per_sku(cut, since, pairs, lo, min(first.values()))
+    found: dict[int, dict[Pair, tuple[int, int]]] = {0: {}, 1: {}}
+    for part, p, s, a, b in await session.execute(union_all(shipped, sold)):
+        found[part][(p, s)] = (int(a or 0), int(b or 0))
     out = {}
     for pair in pairs:
         count = counts.get(pair)
-        since_count, sold_28d = sold.get(pair, (0, 0))
-        if count is None and pair not in shipped:
+        since_count, sold_28d = found[1].get(pair, (0, 0))
+        if count is None and pair not in found[0]:
             out[pair] = Figures(None, sold_28d)
         else:
-            out[pair] = Figures((count[0] if count else 0) + shipped.get(pair, 0) - since_count, sold_28d)
+            out[pair] = Figures((count[0] if count else 0) + found[0].get(pair, (0, 0))[0] - since_count, sold_28d)
     return out
 
 
@@ -240,19 +309,32 @@ def _position(meta: _Meta, pair: Pair, fig: Figures) -> Position:
                     status=status_of(fig.on_hand, safety))
 
 
-async def evaluate(uow: UnitOfWork, *, pairs: list[Pair], counts: dict[Pair, tuple[int, datetime]] | None = None,
-                   active_only: bool = False) -> dict[Pair, Position]:
-    """Full positions of (partner_id, sku_id) pairs in the open unit of work (of active partners and SKUs only)."""
+async def _figures_of(uow: UnitOfWork, pairs: list[Pair], counts, active_only: bool):
+    """Catalog data and figures of the pairs (of active partners and SKUs only, if asked)."""
     session = uow.session
-    if not pairs:
-        return {}
     meta = await _meta(session, pairs)
     if active_only:
         pairs = [(p, s) for p, s in pairs if meta.partners[p].active and meta.skus[s].active]
     if counts is None:
         counts = await last_counts(session, partner_ids={p for p, _ in pairs}, sku_ids={s for _, s in pairs})
-    figs = await figures(session, tz=uow.settings.tz, today=local_today(uow), pairs=pairs, counts=counts)
-    return {pair: _position(meta, pair, figs[pair]) for pair in pairs}
+    return meta, await figures(session, tz=uow.settings.tz, today=local_today(uow), pairs=pairs, counts=counts)
+
+
+async def evaluate(uow: UnitOfWork, *, pairs: list[Pair], counts: dict[Pair, tuple[int, datetime]] | None = None,
+                   active_only: bool = False) -> dict[Pair, Position]:
+    """Full positions of (partner_id, sku_id) pairs in the open unit of work."""
+    if not pairs:
+        return {}
+    meta, figs = await _figures_of(uow, pairs, counts, active_only)
+    return {pair: _position(meta, pair, fig) for pair, fig in figs.items()}
+
+
+async def statuses(uow: UnitOfWork, *, pairs: list[Pair], active_only: bool = False) -> dict[Pair, str]:
+    """Just the status (ok, low, out, unknown) of each pair: what a sweep compares, without the rest."""
+    if not pairs:
+        return {}
+    meta, figs = await _figures_of(uow, pairs, None, active_only)
+    return {pair: status_of(fig.on_hand, meta.safety[pair]) for pair, fig in figs.items()}
 
 
 def sort_key(pos: Position) -> tuple:
@@ -279,22 +361,29 @@ async def _partners_for(ro: UnitOfWork, actor: Actor, partner_code: str | None) 
     return list(await ro.session.scalars(stmt))
 
 
+async def known_positions(uow: UnitOfWork, *, partner_ids: list[int], sku_ids: list[int] | None = None,
+                          named: bool = False) -> list[Position]:
+    """Positions of these partners with a count or a shipment (with `named`, every listed SKU), unsorted."""
+    if not partner_ids:
+        return []
+    counts = await last_counts(uow.session, partner_ids=partner_ids, sku_ids=sku_ids)
+    found = set(counts) | await shipped_pairs(uow.session, partner_ids=partner_ids, sku_ids=sku_ids)
+    if named and sku_ids is not None:
+        found |= {(p, s) for p in partner_ids for s in sku_ids}
+    return list((await evaluate(uow, pairs=sorted(found), counts=counts)).values())
+
+
 async def positions(uow: UnitOfWork, *, actor: Actor, partner_code: str | None = None,
                     sku_code: str | None = None) -> list[Position]:
-    """Stock positions the actor may see, low items first (out, low, ok, unknown), then SKU code."""
+    """Stock positions the actor may see, low items first (out, low, ok, unknown), then SKU code.
+
+    Without `sku_code`: the positions with a count or a shipment. With it: that SKU at every partner
+    in scope, "unknown" where nothing is known."""
     async with uow.reading() as ro:
         partner_ids = await _partners_for(ro, actor, partner_code)
-        sku_ids = None
-        if sku_code:
-            sku_ids = [(await catalog.get_sku_by_code(ro, code=sku_code)).id]
-        if not partner_ids:
-            return []
-        counts = await last_counts(ro.session, partner_ids=partner_ids, sku_ids=sku_ids)
-        found = set(counts) | await shipped_pairs(ro.session, partner_ids=partner_ids, sku_ids=sku_ids)
-        if sku_ids is not None:  # a named SKU is answered for every partner, if only with "unknown"
-            found |= {(p, s) for p in partner_ids for s in sku_ids}
-        result = await evaluate(ro, pairs=sorted(found), counts=counts)
-    return sorted(result.values(), key=sort_key)
+        sku_ids = [(await catalog.get_sku_by_code(ro, code=sku_code)).id] if sku_code else None
+        found = await known_positions(ro, partner_ids=partner_ids, sku_ids=sku_ids, named=True)
+    return sorted(found, key=sort_key)
 
 
 async def movements(uow: UnitOfWork, *, actor: Actor, partner_code: str, sku_code: str,

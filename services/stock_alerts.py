@@ -87,13 +87,6 @@ async def _known_states(uow: UnitOfWork, keys: list[str]) -> dict[str, str]:
     return {key: state for key, state in rows}
 
 
-async def _changed(uow: UnitOfWork, found: dict[Pair, Position]) -> list[Pair]:
-    """The positions whose status differs from the last announced one (unknown ones never do)."""
-    known = await _known_states(uow, [subject(*pair) for pair in found])
-    return [pair for pair, pos in found.items()
-            if pos.status != "unknown" and pos.status != known.get(subject(*pair), "ok")]
-
-
 async def _apply(uow: UnitOfWork, found: dict[Pair, Position]) -> list[Transition]:
     """Records and announces every changed position of `found` (in the open unit of work)."""
     known = await _known_states(uow, [subject(*pair) for pair in found])
@@ -121,7 +114,8 @@ async def reevaluate(uow: UnitOfWork, *, partner_id: int, sku_ids: list[int]) ->
 
 
 async def _all_pairs(uow: UnitOfWork) -> list[Pair]:
-    """Every position of an active partner and SKU with a count or a shipment, in (partner, SKU) order."""
+    """Every position of an active partner and SKU with a count or a shipment, SKU by SKU: a batch then
+    covers a few SKUs across all partners, so each sale line is read once per sweep."""
     counted = (select(Stocktake.partner_id, StocktakeLine.sku_id)
                .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id))
     shipped = select(Shipment.partner_id, Shipment.sku_id)
@@ -129,8 +123,8 @@ async def _all_pairs(uow: UnitOfWork) -> list[Pair]:
     stmt = (select(both.c.partner_id, both.c.sku_id)
             .join(Partner, Partner.id == both.c.partner_id).join(Sku, Sku.id == both.c.sku_id)
             .where(Partner.active.is_(True), Sku.active.is_(True))
-            .order_by(both.c.partner_id, both.c.sku_id))
-    return list((await uow.session.execute(stmt)).tuples())
+            .order_by(both.c.sku_id, both.c.partner_id))
+    return [(p, s) for p, s in await uow.session.execute(stmt)]
 
 
 async def sweep(uow: UnitOfWork, *, batch: int = SWEEP_BATCH) -> SweepResult:
@@ -138,16 +132,17 @@ async def sweep(uow: UnitOfWork, *, batch: int = SWEEP_BATCH) -> SweepResult:
     short write transaction, so the sweep never holds the write lock for long."""
     async with uow.reading() as ro:
         pairs = await _all_pairs(ro)
+        known = {key: state for key, state in await ro.session.execute(
+            select(AlertState.subject, AlertState.state).where(AlertState.kind == KIND))}
     transitions = 0
     for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
         async with uow.reading() as ro:
-            changed = await _changed(ro, await inventory.evaluate(ro, pairs=chunk))
+            found = await inventory.statuses(ro, pairs=pairs[start:start + batch], active_only=True)
+        changed = [pair for pair, status in found.items()
+                   if status != "unknown" and status != known.get(subject(*pair), "ok")]
         if not changed:
             continue
-        async with uow:
-            found = await inventory.evaluate(uow, pairs=changed, active_only=True)
-            transitions += len(await _apply(uow, found))
+        async with uow:  # the write transaction looks again: a sale may have announced it meanwhile
+            transitions += len(await _apply(uow, await inventory.evaluate(uow, pairs=changed, active_only=True)))
             await uow.commit()
     return SweepResult(positions=len(pairs), transitions=transitions)
-
