@@ -34,7 +34,8 @@ health = APIRouter(tags=["operations"])
 
 def routers() -> list[APIRouter]:
     """Every router the app serves. Platform webhooks and /api/v1 are appended here."""
-    return [health]
+    from .api import router as api_v1  # imported here: bot.api uses runtime_of from this module
+    return [health, api_v1]
 
 
 def worker_id() -> str:
