@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from services import imports, inventory
 from services.actors import Actor
-from storage.models import AuditLog, Partner, Shipment, Sku, Stocktake, StocktakeLine
+from storage.models import AlertState, AuditLog, Partner, Shipment, Sku, Stocktake, StocktakeLine
 
 ADMIN = Actor(user_id=None, name="root", role="admin", channel="console")
 EXE = Path(sys.executable).with_name("partnerbot")
@@ -159,6 +159,12 @@ async def test_stocktakes_group_by_partner_and_time_and_a_date_is_the_end_of_tha
     assert [c[1:] for c in counts] == [("P001", end_of_10th, "A100", 240), ("P001", end_of_10th, "D10", 4),
                                        ("P002", datetime(2026, 11, 17, 10, 30, tzinfo=timezone.utc), "A100", 50)]
     assert counts[0][0] == counts[1][0] != counts[2][0]
+    async with net.uow() as uow:
+        audits = list(await uow.session.scalars(select(AuditLog.after).where(AuditLog.action == "stocktake.create")
+                                                .order_by(AuditLog.id)))
+        states = dict((await uow.session.execute(select(AlertState.subject, AlertState.state))).all())
+    assert audits == [{"partner": "P001", "lines": {"A100": 240, "D10": 4}}, {"partner": "P002", "lines": {"A100": 50}}]
+    assert states == {"1:1": "low", "1:2": "low", "2:1": "low"}  # every count is under its safety stock
     again = await run(net, "stocktakes", write(tmp_path, "c.csv", COUNTS))
     assert (again.created, again.unchanged) == (0, 3) and len(await stored_counts(net)) == 3
 

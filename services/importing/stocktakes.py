@@ -1,5 +1,7 @@
 """Import kind `stocktakes`: counts per partner and SKU, one stocktake per (partner, counted_at),
-each recorded by `services.stocktakes.record_stocktake` (audit and stock alerts included).
+written in bulk with the rules of `services.stocktakes.record_stocktake` (the same rows, audit
+entries and stock alerts; one alert check per partner rather than per stocktake, so a big file
+stays fast and announces only where positions end up).
 
 `counted_at` is a date and time (`2026-11-18 18:00`, ISO with or without an offset; none means
 the configured timezone) or a date alone. A date alone is the close of that local day, 23:59:59:
@@ -7,7 +9,7 @@ the count is what was on the shelf at the end of the day, so that day's shipment
 recorded before it are already in it and only later movements add to or take from it. A count
 dated today is taken as of the import (the end of today has not come yet); a time after now is
 refused. Importing the same file again changes nothing: each stocktake carries an idempotency
-key made from its partner, time and lines.
+key made from its partner, written time and lines.
 """
 from __future__ import annotations
 
@@ -17,10 +19,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
-from .. import shipments, stocktakes
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.models import Stocktake, StocktakeLine
+
+from .. import shipments, stock_alerts
 from ..actors import can_see_partner
 from ..errors import InvalidInput
-from ..stocktakes import CountLine
 from .kinds import Cells, Column, ImportSummary, Row, RowError, TableImport, register
 from .shipments import PARTNER, SKU, UNIT, read_qty
 
@@ -51,6 +57,19 @@ def _date(text: str) -> date | None:
             except ValueError:
                 return None
     return None
+
+
+@dataclass(frozen=True)
+class _Count:
+    """A checked row: ids and codes, base units, the time it means and how it was written."""
+
+    partner_id: int
+    partner: str
+    sku_id: int
+    sku: str
+    qty: int
+    at: datetime
+    when: str
 
 
 @register
@@ -93,7 +112,7 @@ class StocktakeImport(TableImport):
         partners, skus = await shipments.lookups(self.uow)
         now = self.uow.now()
         seen: dict[tuple, int] = {}
-        self.counts: dict[int, tuple[str, str, int, datetime, str]] = {}
+        self.counts: dict[int, _Count] = {}
         errors: list[RowError] = []
         for row in rows:
             value: CountRow = row.value
@@ -124,28 +143,55 @@ class StocktakeImport(TableImport):
             else:
                 when = (f"day:{value.counted_at.date()}" if value.day_only
                         else value.counted_at.astimezone(timezone.utc).isoformat())
-                self.counts[row.line] = (partner.code, sku.code, qty, at, when)
+                self.counts[row.line] = _Count(partner.id, partner.code, sku.id, sku.code, qty, at, when)
         return errors
 
     async def write(self, rows: list[Row]) -> ImportSummary:
-        """Records one stocktake per (partner, time); an identical one already stored counts as unchanged."""
-        groups: dict[tuple[str, datetime, str], list[CountLine]] = {}
+        """Inserts the stocktakes not stored yet and their lines in bulk, audits each, checks alerts."""
+        groups: dict[tuple[int, datetime, str], list[_Count]] = {}
         for row in rows:
-            partner, sku, qty, at, when = self.counts[row.line]
-            groups.setdefault((partner, at, when), []).append(CountLine(sku, qty))
-        created = unchanged = 0
-        for (partner, at, when), lines in groups.items():
-            result = await stocktakes.record_stocktake(self.uow, actor=self.actor, lines=lines, counted_at=at,
-                                                       partner_code=partner, idempotency_key=_key(partner, when, lines))
-            if result.created:
-                created += len(lines)
-            else:
-                unchanged += len(lines)
-            self.advance(len(lines))
-        return ImportSummary(kind=self.name, created=created, unchanged=unchanged)
+            c = self.counts[row.line]
+            groups.setdefault((c.partner_id, c.at, c.when), []).append(c)
+        keyed = {_key(counts[0].partner, when, counts): counts for (_, _, when), counts in groups.items()}
+        stored: set[str] = set()
+        keys = list(keyed)
+        for i in range(0, len(keys), shipments.CHUNK):
+            stored.update(await self.uow.session.scalars(
+                select(Stocktake.idempotency_key).where(Stocktake.idempotency_key.in_(keys[i:i + shipments.CHUNK]))))
+        fresh = {key: counts for key, counts in keyed.items() if key not in stored}
+        ids = await self._insert(fresh) if fresh else {}
+        touched: dict[int, set[int]] = {}
+        for key, counts in fresh.items():
+            if key in ids:
+                self.audit(action="stocktake.create", entity="stocktake", entity_id=ids[key], before=None,
+                           after={"partner": counts[0].partner, "lines": {c.sku: c.qty for c in counts}})
+                touched.setdefault(counts[0].partner_id, set()).update(c.sku_id for c in counts)
+        await self.write_audits()
+        for partner_id in sorted(touched):
+            await stock_alerts.reevaluate(self.uow, partner_id=partner_id, sku_ids=sorted(touched[partner_id]))
+        self.advance(len(rows))
+        created = sum(len(counts) for key, counts in fresh.items() if key in ids)
+        return ImportSummary(kind=self.name, created=created, unchanged=len(rows) - created)
+
+    async def _insert(self, fresh: dict[str, list[_Count]]) -> dict[str, int]:
+        """Stocktake rows (a key a concurrent import stored meanwhile is skipped) and their lines."""
+        conn = await self.uow.session.connection()
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        now = self.uow.now()
+        stmt = (dialect.insert(Stocktake).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(Stocktake.id, Stocktake.idempotency_key))
+        result = await conn.execute(stmt, [{"partner_id": counts[0].partner_id, "counted_at": counts[0].at,
+                                            "idempotency_key": key, "created_by_id": self.actor.user_id,
+                                            "created_at": now} for key, counts in fresh.items()])
+        ids = {key: stocktake_id for stocktake_id, key in result}
+        lines = [{"stocktake_id": ids[key], "sku_id": c.sku_id, "qty": c.qty}
+                 for key, counts in fresh.items() if key in ids for c in counts]
+        if lines:
+            await conn.execute(insert(StocktakeLine), lines)
+        return ids
 
 
-def _key(partner: str, when: str, lines: list[CountLine]) -> str:
+def _key(partner: str, when: str, counts: list[_Count]) -> str:
     """The same partner, written time and counts give the same key, so a file imported twice is written once."""
-    body = "|".join([partner, when, *sorted(f"{ln.sku}={ln.qty}" for ln in lines)])
+    body = "|".join([partner, when, *sorted(f"{c.sku}={c.qty}" for c in counts)])
     return "import:" + hashlib.sha256(body.encode()).hexdigest()[:40]
