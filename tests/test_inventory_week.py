@@ -34,17 +34,20 @@ def test_replayed_week_gives_exact_stock_and_alerts_only_on_transitions(tmp_path
         return "\n".join(r["text"] for r in by_text[(who, text)]["replies"])
 
     confirms = [s for s in steps if s["text"] == "确认"]
+
+    def said(step):
+        return [(p["target"], p["text"]) for p in step["pushes"]]
     # stocktake: B100 10箱 < 20箱 safety → low (partner + manager); A100 25箱 is fine
-    assert [t for t, _ in confirms[0]["pushes"]] == ["alice", "mgr"] and "B100" in confirms[0]["pushes"][0]["text"]
+    assert [t for t, _ in said(confirms[0])] == ["alice", "mgr"] and "B100" in confirms[0]["pushes"][0]["text"]
     # ship1 brings B100 back to 20箱: recovery, once each
     assert [t for t, x in pushes(None, "!import shipments ship1.csv") if "B100" in x and "恢复" in x] == ["alice", "mgr"]
     # sale of 40箱 from 45箱 → 5箱: A100 low
-    assert [t for t, x in confirms[1]["pushes"] if "A100" in x and "库存低" in x] == ["alice", "mgr"]
+    assert [t for t, x in said(confirms[1]) if "A100" in x and "库存低" in x] == ["alice", "mgr"]
     # 2 more boxes: still low, nothing said
     assert confirms[2]["pushes"] == []
     assert "A100 冰泉矿泉水550ml：3箱" in reply("alice", "库存") and "B100 青柠苏打水：20箱" in reply("alice", "库存")
     # 3 more: out
-    assert [t for t, x in confirms[3]["pushes"] if "断货" in x] == ["alice", "mgr"]
+    assert [t for t, x in said(confirms[3]) if "断货" in x] == ["alice", "mgr"]
     assert "还没有库存数据" in reply("bob", "库存")
     # ship2: SH-1001 again is unchanged, SH-1003 brings A100 to 30箱: recovery
     assert "1 created" in reply(None, "!import shipments ship2.csv") and "1 unchanged" in reply(None, "!import shipments ship2.csv")
