@@ -23,6 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (Date, Integer, Row, String, and_, case, column, func, literal, or_, select, text, type_coerce,
                         union_all)
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (Partner, SafetyStockOverride, Sale, SaleLine, Shipment, Sku, Stocktake,
@@ -35,7 +36,7 @@ from .actors import Actor, scope_partners
 RATE_DAYS = 28                 # trailing window of the sales rate
 STATUS_ORDER = {"out": 0, "low": 1, "ok": 2, "unknown": 3}
 Pair = tuple[int, int]         # (partner_id, sku_id)
-NO_SALE = 2**62                # a sale id beyond any
+NO_SALE = 2**31 - 1            # a sale id beyond any (ids are 32-bit integers on PostgreSQL)
 EPOCH = date(1, 1, 1)          # the cut-off of a position never counted
 
 
@@ -112,7 +113,7 @@ def _cut_table(session: AsyncSession, rows: list[dict]):
     once (SQLite would otherwise re-read the JSON for every row it joins)."""
     if session.bind.dialect.name == "postgresql":
         sql = ("SELECT * FROM jsonb_to_recordset(CAST(:cuts AS jsonb)) "
-               "AS c(p integer, s integer, day date, at timestamptz, lo date, x bigint)")
+               "AS c(p integer, s integer, day date, at timestamptz, lo date, x integer)")
     else:
         sql = ("SELECT json_extract(value, '$.p') AS p, json_extract(value, '$.s') AS s, "
                "json_extract(value, '$.day') AS day, json_extract(value, '$.at') AS at, "
@@ -195,7 +196,7 @@ async def last_counts(session: AsyncSession, *, partner_ids, sku_ids=None) -> di
     if sku_ids is not None:
         stmt = stmt.where(StocktakeLine.sku_id.in_(list(sku_ids)))
     if session.bind.dialect.name == "postgresql":
-        stmt = (stmt.add_columns(Stocktake.counted_at).distinct(Stocktake.partner_id, StocktakeLine.sku_id)
+        stmt = (stmt.add_columns(Stocktake.counted_at).ext(distinct_on(Stocktake.partner_id, StocktakeLine.sku_id))
                 .order_by(Stocktake.partner_id, StocktakeLine.sku_id, Stocktake.counted_at.desc(),
                           Stocktake.id.desc(), StocktakeLine.id.desc()))
         return {(p, s): (qty, at) for p, s, qty, at in await session.execute(stmt)}
@@ -279,7 +280,8 @@ async def _meta(session: AsyncSession, pairs: list[Pair]) -> _Meta:
     partner_ids = sorted({p for p, _ in pairs})
     sku_ids = sorted({s for _, s in pairs})
     partners = {p.id: p for p in await session.execute(
-        select(Partner.id, Partner.code, Partner.name, Partner.tier, Partner.region, Partner.active).where(Partner.id.in_(partner_ids)))}
+        select(Partner.id, Partner.code, Partner.name, Partner.tier, Partner.region, Partner.active)
+        .where(Partner.id.in_(partner_ids)))}
     skus = {s.id: s for s in await session.execute(
         select(Sku.id, Sku.code, Sku.name, Sku.unit, Sku.pack_unit, Sku.pack_size, Sku.safety_stock, Sku.active)
         .where(Sku.id.in_(sku_ids)))}
