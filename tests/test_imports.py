@@ -190,7 +190,7 @@ async def test_unsupported_or_missing_files_are_refused(uow, tmp_path):
         await imports.import_file(uow, kind="skus", path=write(tmp_path, "broken.xlsx", "not a zip"), actor=ADMIN)
     with pytest.raises(InvalidInput, match="找不到文件"):
         await imports.import_file(uow, kind="skus", path=tmp_path / "none.csv", actor=ADMIN)
-    with pytest.raises(imports.UnknownImportKind, match="partners, skus"):
+    with pytest.raises(imports.UnknownImportKind, match="partners, .*skus"):
         await imports.import_file(uow, kind="bananas", path=tmp_path / "none.csv", actor=ADMIN)
 
 
