@@ -22,7 +22,7 @@ from .catalog import format_qty
 from .inventory import Pair, Position
 
 KIND = "stock"
-SWEEP_BATCH = 2000
+SWEEP_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,7 @@ async def reevaluate(uow: UnitOfWork, *, partner_id: int, sku_ids: list[int]) ->
 
 
 async def _all_pairs(uow: UnitOfWork) -> list[Pair]:
-    """Every position of an active partner and SKU with a count or a shipment, SKU by SKU: a batch then
-    covers a few SKUs across all partners, so each sale line is read once per sweep."""
+    """Every active position with a count or a shipment, SKU by SKU (a batch's sale lines are read once)."""
     counted = (select(Stocktake.partner_id, StocktakeLine.sku_id)
                .join(StocktakeLine, StocktakeLine.stocktake_id == Stocktake.id))
     shipped = select(Shipment.partner_id, Shipment.sku_id)
@@ -128,8 +127,7 @@ async def _all_pairs(uow: UnitOfWork) -> list[Pair]:
 
 
 async def sweep(uow: UnitOfWork, *, batch: int = SWEEP_BATCH) -> SweepResult:
-    """Evaluates every known position in batches; a changed one is re-checked and announced in a
-    short write transaction, so the sweep never holds the write lock for long."""
+    """Checks every known position in read-only batches; re-checks and announces changes in short writes."""
     async with uow.reading() as ro:
         pairs = await _all_pairs(ro)
         known = {key: state for key, state in await ro.session.execute(
