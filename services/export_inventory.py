@@ -19,7 +19,6 @@ from .actors import scope_partners
 from .exports import ExportQuery, register
 
 COLUMNS = ("partner", "sku", "on_hand", "unit", "safety_stock", "days_of_cover", "status")
-PARTNERS_PER_BATCH = 50
 
 
 def _partners(query: ExportQuery):
@@ -30,8 +29,9 @@ def _partners(query: ExportQuery):
 async def inventory_rows(uow: UnitOfWork, query: ExportQuery) -> AsyncIterator[tuple]:
     """Known positions of the partners in scope, a batch of partners at a time, by partner and SKU code."""
     partner_ids = list(await uow.session.scalars(_partners(query).order_by(Partner.code)))
-    for start in range(0, len(partner_ids), PARTNERS_PER_BATCH):
-        found = await inventory.known_positions(uow, partner_ids=partner_ids[start:start + PARTNERS_PER_BATCH])
+    step = inventory.PARTNERS_PER_BATCH
+    for start in range(0, len(partner_ids), step):
+        found = await inventory.known_positions(uow, partner_ids=partner_ids[start:start + step])
         for pos in sorted(found, key=lambda p: (p.partner_code, p.sku_code)):
             if pos.status != "unknown":
                 yield (pos.partner_code, pos.sku_code, pos.on_hand, pos.unit, pos.safety_stock, pos.days_of_cover,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy import Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ __all__ = ["Figures", "Movement", "Pair", "Position", "RATE_DAYS", "days_of_cove
            "movements", "on_hand", "positions", "reorder_qty", "sort_key", "status_of", "statuses"]
 
 STATUS_ORDER = {"out": 0, "low": 1, "ok": 2, "unknown": 3}
+PARTNERS_PER_BATCH = 50        # a manager's or an export's partners are evaluated this many at a time
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ def days_of_cover(on_hand: int | None, sold_28d: int) -> Decimal | None:
     """Days the stock lasts at the trailing 28-day rate, one decimal; None without sales or stock figure."""
     if on_hand is None or sold_28d <= 0:
         return None
-    days = Decimal(max(on_hand, 0)) * RATE_DAYS / Decimal(sold_28d)
-    return days.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    tenths = (max(on_hand, 0) * RATE_DAYS * 20 + sold_28d) // (2 * sold_28d)  # on hand × 28 ÷ sold, half up
+    return Decimal(tenths).scaleb(-1)
 
 
 def reorder_qty(on_hand: int | None, safety_stock: int, sold_28d: int, pack_size: int) -> int:
@@ -125,12 +126,10 @@ async def _meta(session: AsyncSession, pairs: list[Pair]) -> _Meta:
 
 def _position(meta: _Meta, pair: Pair, fig: Figures) -> Position:
     partner, sku, safety = meta.partners[pair[0]], meta.skus[pair[1]], meta.safety[pair]
-    return Position(partner_code=partner.code, partner_name=partner.name, region=partner.region,
-                    sku_code=sku.code, sku_name=sku.name, unit=sku.unit, pack_unit=sku.pack_unit,
-                    pack_size=sku.pack_size, on_hand=fig.on_hand, safety_stock=safety, sold_28d=fig.sold_28d,
-                    days_of_cover=days_of_cover(fig.on_hand, fig.sold_28d),
-                    reorder_qty=reorder_qty(fig.on_hand, safety, fig.sold_28d, sku.pack_size),
-                    status=status_of(fig.on_hand, safety))
+    on_hand, sold = fig.on_hand, fig.sold_28d
+    return Position(partner.code, partner.name, partner.region, sku.code, sku.name, sku.unit, sku.pack_unit,
+                    sku.pack_size, on_hand, safety, sold, days_of_cover(on_hand, sold),
+                    reorder_qty(on_hand, safety, sold, sku.pack_size), status_of(on_hand, safety))
 
 
 async def _figures_of(uow: UnitOfWork, pairs: list[Pair], counts, active_only: bool, rate: bool = True):
@@ -189,13 +188,15 @@ async def _partners_for(ro: UnitOfWork, actor: Actor, partner_code: str | None) 
 async def known_positions(uow: UnitOfWork, *, partner_ids: list[int], sku_ids: list[int] | None = None,
                           named: bool = False) -> list[Position]:
     """Positions of these partners with a count or a shipment (with `named`, every listed SKU), unsorted."""
-    if not partner_ids:
-        return []
-    counts = await last_counts(uow.session, partner_ids=partner_ids, sku_ids=sku_ids)
-    found = set(counts) | await shipped_pairs(uow.session, partner_ids=partner_ids, sku_ids=sku_ids)
-    if named and sku_ids is not None:
-        found |= {(p, s) for p in partner_ids for s in sku_ids}
-    return list((await evaluate(uow, pairs=sorted(found), counts=counts)).values())
+    out: list[Position] = []
+    for start in range(0, len(partner_ids), PARTNERS_PER_BATCH):
+        chunk = partner_ids[start:start + PARTNERS_PER_BATCH]
+        counts = await last_counts(uow.session, partner_ids=chunk, sku_ids=sku_ids)
+        found = set(counts) | await shipped_pairs(uow.session, partner_ids=chunk, sku_ids=sku_ids)
+        if named and sku_ids is not None:
+            found |= {(p, s) for p in chunk for s in sku_ids}
+        out += (await evaluate(uow, pairs=sorted(found), counts=counts)).values()
+    return out
 
 
 async def positions(uow: UnitOfWork, *, actor: Actor, partner_code: str | None = None,
