@@ -36,7 +36,8 @@ class Stocktake(Base):
 
 class StocktakeLine(Base):
     __tablename__ = "stocktake_line"
-    __table_args__ = (Index("ix_stocktake_line_sku", "sku_id", "stocktake_id"),)
+    __table_args__ = (Index("ix_stocktake_line_sku", "sku_id", "stocktake_id"),
+                      Index("ix_stocktake_line_stocktake", "stocktake_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktake.id", ondelete="CASCADE"))
     sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
@@ -64,7 +65,8 @@ class Sale(Base):
 
 class SaleLine(Base):
     __tablename__ = "sale_line"
-    __table_args__ = (Index("ix_sale_line_sku", "sku_id", "sale_id"),)
+    __table_args__ = (Index("ix_sale_line_sku", "sku_id", "sale_id", "qty"),
+                      Index("ix_sale_line_sale", "sale_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id", ondelete="CASCADE"))
     sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
