@@ -37,6 +37,7 @@ SYNONYMS = {"贸易": "商贸", "烟酒店": "烟酒", "百货商店": "百货",
             "stores": "store", "food": "foods", "technologies": "technology", "tech": "technology"}
 BRACKETS = re.compile(r"[(\[{（【〔「『]([^)\]}）】〕」』]*)[)\]}）】〕」』]")
 PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,18 @@ class Region:
             return ",".join(sorted(self.districts))
         return self.city or self.province or ""
 
+    @classmethod
+    def from_key(cls, key: str) -> Region:
+        """The region `key()` wrote: districts give their province and city when they share one."""
+        if not key:
+            return cls()
+        codes = key.split(",")
+        if len(codes[0]) == 6:
+            provs, cities = {c[:2] for c in codes}, {c[:4] for c in codes}
+            return cls(provs.pop() if len(provs) == 1 else None, cities.pop() if len(cities) == 1 else None,
+                       frozenset(codes))
+        return cls(key[:2], key if len(key) == 4 else None)
+
 
 @dataclass(frozen=True)
 class CompanyName:
@@ -66,7 +79,7 @@ class CompanyName:
 
     @property
     def brand_pinyin(self) -> str:
-        return "".join(lazy_pinyin(self.brand)) if self.brand else ""
+        return pinyin(self.brand) if self.brand else ""
 
 
 def fold(text: str) -> str:
@@ -212,16 +225,38 @@ def industries_compatible(a: str, b: str) -> bool:
 
 
 def brand_score(a: str, b: str) -> float:
-    """1.0 for the same brand, the same sound (好临居/好邻居) scores 0.95; else a fuzzy ratio (0..1)."""
+    """1.0 for the same brand, the same sound (好临居/好邻居) scores 0.95; one typo (a character added,
+    dropped, changed or two swapped) scores the fuzzy ratio (0..1); anything further apart 0."""
     if not a or not b:
         return 0.0
     if a == b:
         return 1.0
-    if re.search(r"[\u4e00-\u9fff]", a + b) and "".join(lazy_pinyin(a)) == "".join(lazy_pinyin(b)):
+    if HAN.search(a + b) and pinyin(a) == pinyin(b):
         return 0.95
-    if min(len(a), len(b)) <= 2:
+    if min(len(a), len(b)) <= 2 or not one_edit(a, b):
         return 0.0  # two characters leave no room for a typo
     return fuzz.ratio(a, b) / 100
+
+
+def one_edit(a: str, b: str) -> bool:
+    """Whether one insertion, deletion, substitution or swap of neighbours turns `a` into `b`."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1:]
+    return a[i + 1:] == b[i + 1:] or (a[i + 1:i + 2] == b[i:i + 1] and a[i:i + 1] == b[i + 1:i + 2]
+                                      and a[i + 2:] == b[i + 2:])
+
+
+@lru_cache(maxsize=1 << 16)
+def pinyin(text: str) -> str:
+    """The toneless pinyin of a brand, cached (a candidate's brand is compared again and again)."""
+    return "".join(lazy_pinyin(text))
 
 
 BRAND_THRESHOLD = 0.8
@@ -229,9 +264,14 @@ BRAND_THRESHOLD = 0.8
 
 def conflict_score(a: CompanyName, b: CompanyName) -> float | None:
     """The score of a name conflict between two parsed names, or None when they do not conflict."""
-    score = brand_score(a.brand, b.brand)
+    return conflict_score_parts(a, b.brand, b.region, b.industry)
+
+
+def conflict_score_parts(a: CompanyName, brand: str, region: Region, industry: str) -> float | None:
+    """`conflict_score` against a name known by its stored parts (brand, region, industry)."""
+    score = brand_score(a.brand, brand)
     if score < BRAND_THRESHOLD:
         return None
-    if not regions_compatible(a.region, b.region) or not industries_compatible(a.industry, b.industry):
+    if not regions_compatible(a.region, region) or not industries_compatible(a.industry, industry):
         return None
     return round(score, 3)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 
@@ -17,6 +17,7 @@ class CustomerClaim(Base):
         Index("ix_customer_claim_status_brand", "status", "brand_key"),
         Index("ix_customer_claim_phone", "phone"),
         Index("ix_customer_claim_uscc", "uscc"),
+        Index("ix_customer_claim_status_expires", "status", "expires_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
@@ -40,6 +41,26 @@ class CustomerClaim(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Written with the claim (services.claims_match.key_columns); never loaded through the claim.
+    lookup_keys: Mapped[list[ClaimKey]] = relationship(lazy="raise", passive_deletes=True)
+
+
+class ClaimKey(Base):
+    """A hashed blocking key of a claim's name (brand, its pinyin, its one-character deletions):
+    candidates for a name conflict are the claims sharing a key (services/claims_match.py)."""
+
+    __tablename__ = "claim_key"
+    __table_args__ = {"sqlite_with_rowid": False}
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("customer_claim.id", ondelete="CASCADE"), primary_key=True,
+                                          autoincrement=False)
+
+
+class ClaimLock(Base):
+    """One row per lock bucket of claim keys; PostgreSQL writers of one customer lock the same rows."""
+
+    __tablename__ = "claim_lock"
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class Violation(Base):
