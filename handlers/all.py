@@ -1,5 +1,6 @@
 """Loads every handler module so its intents, flows and slash-commands register; entry points
 import `handle` from here."""
 from . import admin_jobs, admin_network, admin_ship, admin_sku, basics, sales, stock, understand  # noqa: F401
+from . import claims  # noqa: F401  (after understand: its parser reads claim commands first)
 from .context import Ctx, Deps  # noqa: F401
 from .router import handle  # noqa: F401

@@ -56,10 +56,20 @@ ERRORS: dict[str, dict[str, str]] = {
                         "en": "There is no sale to undo or correct (only your own, within {hours} hours)."},
     "future_date": {"zh-CN": "日期 {date} 还没到，报单只能报已经发生的销售。", "en": "{date} is in the future."},
     "not_allowed.sale": {"zh-CN": "只有经销商的人员可以报单。", "en": "Only a partner's people can report sales."},
+    "not_allowed.claim_submit": {"zh-CN": "只有经销商的人员可以报备客户。", "en": "Only a partner's people can claim customers."},
+    "not_allowed.claim_decide": {"zh-CN": "抱歉，只有负责该经销商所在区域的渠道经理可以审批这条报备。",
+                                 "en": "Only a channel manager of the partner's region can decide this claim."},
+    "not_allowed.claim_own": {"zh-CN": "只能操作本公司的报备。", "en": "You can only do that with your own partner's claims."},
+    "not_allowed.claim_partner_only": {
+        "zh-CN": "延期和释放由经销商的人员发起；渠道经理请用「同意延期 #编号」「拒绝延期 #编号」审批延期。",
+        "en": "Extensions and releases come from the partner; managers answer with \"approve extension #N\"."},
+    "claim_state": {"zh-CN": "报备 #{id} 当前的状态不能这样操作。", "en": "Claim #{id} cannot be changed that way now."},
+    "claim_extension_pending": {"zh-CN": "报备 #{id} 已经申请过延期，正在等待渠道经理审批。",
+                                "en": "Claim #{id} already has an extension request waiting."},
 }
 
 WHAT = {"partner": {"zh-CN": "经销商", "en": "partner"}, "user": {"zh-CN": "用户", "en": "user"},
-        "sku": {"zh-CN": "商品", "en": "SKU"}}
+        "sku": {"zh-CN": "商品", "en": "SKU"}, "claim": {"zh-CN": "报备", "en": "claim"}}
 
 
 def _lang(locale: str) -> str:

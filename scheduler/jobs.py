@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from services import claims as claims_service
 from services import dispatcher as dispatcher_service
 from services import stock_alerts as stock_alerts_service
 
@@ -54,9 +55,16 @@ async def _low_stock(runtime: Runtime) -> str:
     return f"low_stock: {result.positions} positions checked, {result.transitions} changed"
 
 
+async def _claim_expiry(runtime: Runtime) -> str:
+    """Reminds partners of claims expiring in 7 and 1 days (once each); expires past-due claims."""
+    result = await claims_service.expire_and_remind(runtime.uow())
+    return f"claim_expiry: {result.reminded} reminded, {result.expired} expired"
+
+
 _REGISTERED: tuple[Job, ...] = (
     Job("outbox_purge", "30 3 * * *", _outbox_purge, "delete delivered outbox messages past retention"),
     Job("low_stock", "*/30 * * * *", _low_stock, "low-stock, out-of-stock and recovery alerts (on changes only)"),
+    Job("claim_expiry", "0 9 * * *", _claim_expiry, "claim expiry reminders (7 and 1 days before) and expiry"),
 )
 
 JOBS: dict[str, Job] = {job.name: job for job in _REGISTERED}
