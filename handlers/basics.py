@@ -18,10 +18,10 @@ HELP = {
     "member": {
         "zh-CN": "常用指令：\n· 报单 A100 20箱 28元 张三超市 —— 上报销售\n· 库存 / 库存 A100 —— 查库存\n"
                  "· 盘点 A100 35箱 B100 12箱 —— 盘点\n· 报备 客户名称 [电话] [信用代码] —— 客户报备\n"
-                 "· 我的报备 · 延期 编号 · 释放 编号 · 返利 · 撤销 · 确认 / 取消 · 帮助",
+                 "· 我的报备 · 延期 编号 · 释放 编号 · 撤销 · 确认 / 取消 · 帮助",
         "en": "Commands:\n· sale A100 20 cases 28 each to Lucky Mart — report a sale\n· stock / stock A100\n"
               "· count A100 35 cases — stocktake\n· claim NAME [phone] [credit code] — claim a customer\n"
-              "· claims · rebate · undo · yes / no · help",
+              "· claims · extend N · release N · undo · yes / no · help",
     },
     "owner": {
         "zh-CN": "（老板）另可：/user list 查看本公司成员，/invite member 为新业务员生成邀请码。",
