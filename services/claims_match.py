@@ -10,7 +10,7 @@ the number of claims.
 """
 from __future__ import annotations
 
-import hashlib
+import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, union_all
@@ -27,6 +27,7 @@ from .uscc import validate as validate_uscc
 REASON_RANK = {"uscc": 0, "phone": 1, "name": 2}
 LOCK_BUCKETS = 1 << 20   # lock rows are buckets of keys: the table stays bounded, a clash only waits
 MIN_DELETION_BRAND = 4   # deletions of a 3-character brand are 2 characters: too short to be a typo
+PARTS = ("name_key", "brand_key", "region_key", "industry_key")
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,10 @@ class Conflict:
 
 
 def key_hash(key: str) -> int:
-    """A signed 64-bit hash of a key text, stable across processes and databases."""
-    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+    """A signed 64-bit hash of a key text, stable across processes and databases (CRC-32 and
+    Adler-32 side by side: cheap, and a rare clash only adds a candidate that the check drops)."""
+    data = key.encode()
+    return (zlib.crc32(data) << 32 | zlib.adler32(data)) - (1 << 63)
 
 
 def name_keys(name: names.CompanyName) -> list[str]:
@@ -69,19 +72,23 @@ def _clean_uscc(code: str | None) -> str | None:
         return None
 
 
-def claim_keys(customer: str, phone: str | None = None, uscc: str | None = None) -> dict:
+def name_parts(customer: str | names.CompanyName) -> tuple[tuple[str, str, str, str], tuple[int, ...]]:
+    """(name_key, brand_key, region_key, industry_key) of a customer name and its hashed name keys."""
+    parsed = customer if isinstance(customer, names.CompanyName) else names.parse(customer)
+    parts = (parsed.folded[:200], parsed.brand[:100], parsed.region.key()[:100], parsed.industry[:100])
+    return parts, tuple(sorted({key_hash(k) for k in name_keys(parsed)}))
+
+
+def claim_keys(customer: str | names.CompanyName, phone: str | None = None, uscc: str | None = None) -> dict:
     """What a writer stores with a claim and locks: parsed name parts, normalised phone and USCC
     (None when absent or invalid), and the hashed name keys (`lookup`)."""
-    parsed = names.parse(customer)
-    return {"name_key": parsed.folded[:200], "brand_key": parsed.brand[:100], "region_key": parsed.region.key()[:100],
-            "industry_key": parsed.industry[:100], "phone": _clean_phone(phone), "uscc": _clean_uscc(uscc),
-            "lookup": tuple(sorted({key_hash(k) for k in name_keys(parsed)}))}
+    parts, lookup = name_parts(customer)
+    return {**dict(zip(PARTS, parts)), "phone": _clean_phone(phone), "uscc": _clean_uscc(uscc), "lookup": lookup}
 
 
 def key_columns(keys: dict) -> dict:
     """CustomerClaim constructor arguments from `claim_keys` (phone and USCC are the writer's own)."""
-    return {"name_key": keys["name_key"], "brand_key": keys["brand_key"], "region_key": keys["region_key"],
-            "industry_key": keys["industry_key"], "lookup_keys": [ClaimKey(key=k) for k in keys["lookup"]]}
+    return {**{k: keys[k] for k in PARTS}, "lookup_keys": [ClaimKey(key=k) for k in keys["lookup"]]}
 
 
 def index_rows(claim_id: int, keys: dict) -> list[dict]:
@@ -119,8 +126,8 @@ async def find_conflicts(uow: UnitOfWork, *, customer: str, phone: str | None = 
                          ) -> list[Conflict]:
     """Live claims this customer would conflict with, one per claim by its strongest reason
     (uscc > phone > name), highest score first; an invalid phone or USCC is simply not used."""
-    keys = claim_keys(customer, phone, uscc)
     probe = names.parse(customer)
+    keys = claim_keys(probe, phone, uscc)
     sources = []
     if keys["lookup"]:
         sources.append(select(ClaimKey.claim_id.label("id")).where(ClaimKey.key.in_(keys["lookup"])))
@@ -136,7 +143,9 @@ async def find_conflicts(uow: UnitOfWork, *, customer: str, phone: str | None = 
         stmt = (select(CustomerClaim.id, CustomerClaim.customer, Partner.code, CustomerClaim.phone, CustomerClaim.uscc,
                        CustomerClaim.brand_key, CustomerClaim.region_key, CustomerClaim.industry_key)
                 .join(Partner, Partner.id == CustomerClaim.partner_id)
-                .where(CustomerClaim.id.in_(ids), CustomerClaim.status.in_(CLAIM_LIVE),
+                .where(CustomerClaim.id.in_(ids),
+                       # `status || ''`: no index on status may drive the plan (SQLite would scan them all)
+                       CustomerClaim.status.concat("").in_(CLAIM_LIVE),
                        or_(CustomerClaim.expires_at.is_(None), CustomerClaim.expires_at > now)))
         if exclude_partner_id is not None:
             stmt = stmt.where(CustomerClaim.partner_id != exclude_partner_id)

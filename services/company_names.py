@@ -51,6 +51,7 @@ EN_REGIONS = {"china": "", "prc": "", "hong kong": "81", "hongkong": "81", "maca
 BRACKETS = re.compile(r"[(\[{（【〔「『]([^)\]}）】〕」』]*)[)\]}）】〕」』]")
 PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 HAN = re.compile(r"[\u4e00-\u9fff]")
+_TRAILING_PUNCT = re.compile(r"[\s\W_]+$")
 BRAND_THRESHOLD = 0.8
 
 
@@ -115,7 +116,7 @@ def pinyin(text: str) -> str:
     """The toneless pinyin of a brand, one reading per character: the same sound gives the same key
     (好临居, 好邻居), ten times faster than phrase-aware conversion, which a key does not need."""
     table = _syllables()
-    return "".join(table.get(ch, ch) for ch in text)
+    return "".join(map(table.get, text, text))
 
 
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市", "自治州", "地区", "盟",
@@ -139,7 +140,15 @@ class _Divisions:
     names: dict[str, list[tuple[str, str]]]   # name or short name → [(level, code)]
     local: dict[str, dict[str, str]]          # city (or municipality) code → {district short name: code}
     english: dict[str, str]                   # pinyin of a province or city → its code, "" when ambiguous
-    longest: dict[str, int]                   # first character → the longest name starting with it
+    heads: dict[str, tuple[int, ...]]         # first two characters → lengths of names so starting, longest first
+    tails: dict[str, tuple[int, ...]]         # last two characters → lengths of province and city names so ending
+
+
+def _lengths(words, cut) -> dict[str, tuple[int, ...]]:
+    table: dict[str, set[int]] = {}
+    for word in words:
+        table.setdefault(cut(word), set()).add(len(word))
+    return {k: tuple(sorted(v, reverse=True)) for k, v in table.items()}
 
 
 @lru_cache(maxsize=1)
@@ -170,14 +179,19 @@ def _divisions() -> _Divisions:
             else:  # a municipality's districts
                 add(child, "district", child["code"], prov["code"][:2])
     english.update(EN_REGIONS)
-    longest: dict[str, int] = {}
-    for form in [*names, *(n for table in local.values() for n in table)]:
-        longest[form[0]] = max(longest.get(form[0], 0), len(form))
-    return _Divisions(names, local, english, longest)
+    local_names = [n for table in local.values() for n in table]
+    upper = [n for n, found in names.items() if any(level != "district" for level, _ in found)]
+    return _Divisions(names, local, english, _lengths([*names, *local_names], lambda w: w[:2]),
+                      _lengths(upper, lambda w: w[-2:]))
 
 
 def _merge(region: Region, matches: list[tuple[str, str]]) -> Region | None:
     """Adds one matched division to what was already found, if it fits the hierarchy."""
+    if len(matches) == 1 and region.province is None and region.city is None and not region.districts:
+        level, code = matches[0]  # the common case: the first division of a name, one meaning
+        if level == "province":
+            return Region(code)
+        return Region(code[:2], code) if level == "city" else Region(code[:2], code[:4], frozenset((code,)))
     prov, city, dists = region.province, region.city, set(region.districts)
     fitting = [(lv, c) for lv, c in matches
                if (prov is None or c[:2] == prov) and (city is None or lv == "province" or c[:4] == city)]
@@ -201,14 +215,14 @@ def _merge(region: Region, matches: list[tuple[str, str]]) -> Region | None:
 def _region_prefix(text: str, region: Region) -> tuple[int, list[tuple[str, str]]]:
     """The longest division name `text` starts with (a district's short form once its city is known)."""
     div = _divisions()
-    local = {}
-    if not region.districts:
-        local = div.local.get(region.city or "", {}) or div.local.get(region.province or "", {})
-    for size in range(min(div.longest.get(text[:1], 0), len(text) - 2), 1, -1):
+    local = None if region.districts else div.local.get(region.city or "") or div.local.get(region.province or "")
+    for size in div.heads.get(text[:2], ()):
+        if size > len(text) - 2:
+            continue
         head = text[:size]
         if head in div.names:
             return size, div.names[head]
-        if head in local:
+        if local and head in local:
             return size, [("district", local[head])]
     return 0, []
 
@@ -226,8 +240,10 @@ def _take_regions(text: str, region: Region) -> tuple[str, Region]:
 def _take_trailing_region(text: str, region: Region) -> tuple[str, Region]:
     """字号 + 行政区划 (好邻居南京): a province or city name ending the brand, if it fits."""
     div = _divisions()
-    for size in range(min(12, len(text) - 2), 1, -1):
-        matches = [m for m in div.names.get(text[-size:], ()) if m[0] != "district"]
+    for size in div.tails.get(text[-2:], ()):
+        if size > len(text) - 2:
+            continue
+        matches = [m for m in div.names[text[-size:]] if m[0] != "district"] if text[-size:] in div.names else []
         merged = _merge(region, matches) if matches else None
         if merged is not None:
             return text[:-size], merged
@@ -235,25 +251,26 @@ def _take_trailing_region(text: str, region: Region) -> tuple[str, Region]:
 
 
 @lru_cache(maxsize=16)
-def _sizes(words: frozenset[str]) -> tuple[int, ...]:
-    return tuple(sorted({len(w) for w in words}, reverse=True))
+def _reversed(words: frozenset[str]) -> re.Pattern:
+    """The words reversed, longest first: matching at the start of the reversed text finds the
+    longest word ending the text in one call into the regex engine."""
+    return re.compile("|".join(re.escape(w[::-1]) for w in sorted(words, key=len, reverse=True)))
 
 
 def _strip_suffix(text: str, words: frozenset[str], keep: int = 1) -> tuple[str, list[str]]:
     """Takes words off the end, longest first, while at least `keep` characters stay."""
-    sizes = _sizes(words)
+    pattern, rev = _reversed(words), text[::-1]
     found: list[str] = []
-    changed = True
-    while changed:
-        changed = False
-        for size in sizes:
-            if len(text) - size >= keep and text[-size:] in words:
-                found.insert(0, text[-size:])
-                text, changed = text[:-size].rstrip(), True
-                break
-    return text, found
+    pos = 0
+    while m := pattern.match(rev, pos, len(rev) - keep):
+        found.append(m.group()[::-1])
+        pos = m.end()
+        while pos < len(rev) and rev[pos].isspace():
+            pos += 1
+    return (text[:len(text) - pos], found[::-1]) if found else (text, found)
 
 
+_INDUSTRY_2 = frozenset(w for w in INDUSTRY if len(w) >= 2)
 _BRANCH_AFTER_COMPANY = re.compile(rf"^(.+?(?:{'|'.join(COMPANY)}))(.+?)(?:{'|'.join(BRANCH)})$")
 
 
@@ -266,20 +283,14 @@ def _split_branch(text: str, region: Region) -> tuple[str, Region]:
         if not text.endswith(BRANCH):
             return text, region
         body = _strip_suffix(text, frozenset(BRANCH), keep=3)[0]
-        cut = max((i + len(w) for w in INDUSTRY if len(w) >= 2 for i in _find_all(body, w)
-                   if 2 <= len(body) - i - len(w) <= 8 and i >= 1), default=0)
+        rev, words = body[::-1], _reversed(_INDUSTRY_2)
+        # the last industry word with 2 to 8 characters after it and one before: 苏果超市|湖南路
+        cut = next((len(body) - p for p in range(2, min(9, len(body))) if words.match(rev, p, len(rev) - 1)), 0)
         if not cut:
             return text, region
         head, tail = body[:cut], body[cut:]
     rest, found = _take_regions(tail + "xx", region)
     return head, found if rest == "xx" else region
-
-
-def _find_all(text: str, word: str):
-    start = text.find(word)
-    while start != -1:
-        yield start
-        start = text.find(word, start + 1)
 
 
 _EN_SUFFIXES = frozenset({f" {w}" for w in EN_INDUSTRY} | EN_INDUSTRY)
@@ -323,13 +334,14 @@ def parse(name: str) -> CompanyName:
     folded = fold(name)
     region = Region()
     inner = [m.group(1) for m in BRACKETS.finditer(folded)]
-    body = re.sub(r"[\s\W_]+$", "", BRACKETS.sub(" ", folded))
-    latin, latin_forms = _strip_suffix(body, LEGAL_FORMS)  # Lucky Mart有限公司 is an English name too
-    if not HAN.search(latin):
-        for part in inner:
-            _, region = _english_places(part + " x", region)
-        brand, form, industry, region = _english(latin, region)
-        return CompanyName(name, folded, region, brand, industry, "".join(latin_forms) or form)
+    body = BRACKETS.sub(" ", folded) if inner else folded
+    if not HAN.match(body):  # Lucky Mart有限公司 is an English name too
+        latin, latin_forms = _strip_suffix(_TRAILING_PUNCT.sub("", body), LEGAL_FORMS)
+        if not HAN.search(latin):
+            for part in inner:
+                _, region = _english_places(part + " x", region)
+            brand, form, industry, region = _english(latin, region)
+            return CompanyName(name, folded, region, brand, industry, "".join(latin_forms) or form)
     for part in inner:
         _, region = _take_regions(PUNCT.sub("", part) + "xx", region)
     text, region = _take_regions(PUNCT.sub("", body), region)

@@ -20,7 +20,7 @@ _VERDICTS: dict[tuple[str, int], bool] = {}  # (first six digits, length) → li
 def normalize(raw: str) -> str:
     """Digits only, no country code; InvalidInput when it is not a valid number in China."""
     text = (raw or "").strip()
-    plain = _PLAIN.fullmatch(_SEPARATORS.sub("", text))
+    plain = _PLAIN.fullmatch(text if text.isdigit() else _SEPARATORS.sub("", text))
     if plain:
         digits = plain.group(1)
         shape = (digits[:6], len(digits))

@@ -14,7 +14,6 @@ CLAIM_LIVE = ("pending", "approved")
 class CustomerClaim(Base):
     __tablename__ = "customer_claim"
     __table_args__ = (
-        Index("ix_customer_claim_status_brand", "status", "brand_key"),
         Index("ix_customer_claim_phone", "phone"),
         Index("ix_customer_claim_uscc", "uscc"),
         Index("ix_customer_claim_status_expires", "status", "expires_at"),
@@ -42,18 +41,22 @@ class CustomerClaim(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Written with the claim (services.claims_match.key_columns); never loaded through the claim.
-    lookup_keys: Mapped[list[ClaimKey]] = relationship(lazy="raise", passive_deletes=True)
+    lookup_keys: Mapped[list[ClaimKey]] = relationship(
+        lazy="raise", primaryjoin="CustomerClaim.id == foreign(ClaimKey.claim_id)")
 
 
 class ClaimKey(Base):
     """A hashed blocking key of a claim's name (brand, its pinyin, its one-character deletions):
-    candidates for a name conflict are the claims sharing a key (services/claims_match.py)."""
+    candidates for a name conflict are the claims sharing a key (services/claims_match.py). Derived
+    data written only with its claim, like a search index: a rowid table with a covering index and no
+    foreign key, so a bulk import appends rows without looking each claim up again and can build
+    the index once."""
 
     __tablename__ = "claim_key"
-    __table_args__ = {"sqlite_with_rowid": False}
-    key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    claim_id: Mapped[int] = mapped_column(ForeignKey("customer_claim.id", ondelete="CASCADE"), primary_key=True,
-                                          autoincrement=False)
+    __table_args__ = (Index("ix_claim_key_key_claim", "key", "claim_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[int] = mapped_column(BigInteger)
+    claim_id: Mapped[int]
 
 
 class ClaimLock(Base):
