@@ -42,7 +42,11 @@ INDUSTRIES = ("商贸", "贸易", "超市", "便利店", "百货", "食品", "�
               "供应链", "物流", "实业", "文化传媒", "商行", "")
 FORMS = ("有限公司",) * 10 + ("有限责任公司",) * 2 + ("股份有限公司", "集团有限公司") + ("",) * 6
 EN_WORDS = ("lucky", "golden", "star", "sun", "ocean", "prime", "royal", "grand", "happy", "smart", "fresh", "bright",
-            "crown", "eagle", "lotus", "jade", "pearl", "dragon", "phoenix", "harvest", "summit", "unity", "vista")
+            "crown", "eagle", "lotus", "jade", "pearl", "dragon", "phoenix", "harvest", "summit", "unity", "vista",
+            "apex", "atlas", "blue", "cedar", "coral", "delta", "ever", "falcon", "forest", "galaxy", "green", "harbor",
+            "horizon", "iris", "ivory", "jasmine", "king", "lake", "maple", "metro", "noble", "north", "oak", "orient",
+            "pacific", "panda", "pine", "rainbow", "river", "rose", "ruby", "silver", "sky", "spring", "tiger",
+            "union", "victory", "west", "wisdom", "zen")
 EN_KINDS = ("Mart", "Trading", "Foods", "Supermarket", "Store", "Technology", "Logistics", "")
 EN_FORMS = ("Co., Ltd.", "Limited", "Inc.", "Company Limited", "Corp.", "")
 MOBILE = ("139", "138", "137", "136", "135", "150", "151", "152", "158", "159", "186", "187", "188", "189", "133",
@@ -101,7 +105,7 @@ class Names:
         return self.region() + self.brand() + industry + self.rng.choice(FORMS)
 
     def english(self) -> str:
-        words = self.rng.sample(EN_WORDS, self.rng.choice((1, 1, 2)))
+        words = self.rng.sample(EN_WORDS, self.rng.choice((1, 2, 2, 2, 2)))
         return " ".join([*(w.title() for w in words), self.rng.choice(EN_KINDS), self.rng.choice(EN_FORMS)]).replace(
             "  ", " ").strip()
 
@@ -210,6 +214,14 @@ async def _latencies(rt, probes: list[str]) -> tuple[list[float], int]:
     return times, hits
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished children (the import's name splitters)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _scan(names: list[str], probes: list[str]) -> float:
     """Mean ms of rapidfuzz extractOne over every name, for a sample of probes."""
     from rapidfuzz import fuzz, process
@@ -234,11 +246,11 @@ async def run() -> None:
             if not url:
                 print("PostgreSQL: skipped (set PARTNERBOT_BENCH_PG_URL to a scratch database)")
                 continue
-            cpu0 = time.process_time()
+            cpu0 = _cpu()
             rt, took = await _load(url, tmp)
-            cpu = time.process_time() - cpu0
+            cpu = _cpu() - cpu0
             verdict = "meets" if took < IMPORT_GOAL_S else "MISSES"
-            print(f"{label}: import claims {took:.1f} s ({ROWS / took:,.0f} rows/s, CPU {cpu:.1f} s) — "
+            print(f"{label}: import claims {took:.1f} s ({ROWS / took:,.0f} rows/s, CPU {cpu:.1f} s with the workers) — "
                   f"goal < {IMPORT_GOAL_S:.0f} s for 1M rows: {verdict}")
             times, hits = await _latencies(rt, probes)
             await rt.dispose()

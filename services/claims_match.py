@@ -2,10 +2,11 @@
 the same phone, or a company name that conflicts (services/company_names.py).
 
 Fast by blocking: every claim stores, when written, its parsed name parts in columns and hashed name
-keys in `claim_key`: the brand, the brand's pinyin, and for brands of four or more characters each
-one-character deletion. Two brands within one typo share a key (a dropped or added character: the
-shorter one is a deletion of the longer; a changed or swapped one: both share a deletion), so a
-lookup fetches a few candidates by indexed equality and `conflict_score` decides. No scan, whatever
+keys in `claim_key`: its brand (`n:`), the brand's pinyin (`p:`) and, for brands of four or more
+characters, each one-character deletion (`d:`). Brands within one typo meet on a key: a probe looks
+up its brand among brands and deletions (a character added or the same), its deletions among brands
+(a character dropped) and, from five characters, among deletions (one changed or two swapped). So a
+lookup fetches a few candidates by indexed equality and `conflict_score` decides: no scan, whatever
 the number of claims.
 """
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import ARRAY, Integer, any_, cast, func, or_, select, union_all
 from sqlalchemy.dialects import postgresql
 
 from storage.models import CLAIM_LIVE, ClaimKey, ClaimLock, CustomerClaim, Partner
@@ -46,17 +47,43 @@ def key_hash(key: str) -> int:
     return (zlib.crc32(data) << 32 | zlib.adler32(data)) - (1 << 63)
 
 
+def _deletions(brand: str) -> set[str]:
+    return {brand[:i] + brand[i + 1:] for i in range(len(brand))} if len(brand) >= MIN_DELETION_BRAND else set()
+
+
 def name_keys(name: names.CompanyName) -> list[str]:
-    """The blocking keys of a parsed name: brand, pinyin of a Chinese brand, one-character deletions."""
+    """The keys a claim stores: brand, pinyin of a Chinese brand, one-character deletions."""
     brand = name.brand
     if not brand:
         return []
-    keys = {"n:" + brand}
+    keys = {"n:" + brand, *("d:" + d for d in _deletions(brand))}
     if names.HAN.search(brand):
         keys.add("p:" + names.pinyin(brand))
-    if len(brand) >= MIN_DELETION_BRAND:
-        keys.update("n:" + brand[:i] + brand[i + 1:] for i in range(len(brand)))
     return sorted(keys)
+
+
+def probe_keys(name: names.CompanyName) -> list[str]:
+    """The keys a probe looks up: every stored key of a brand within one typo of its own."""
+    brand = name.brand
+    if not brand:
+        return []
+    dels = _deletions(brand)
+    keys = {"n:" + brand, *("n:" + d for d in dels)}
+    if len(brand) >= 3:
+        keys.add("d:" + brand)
+    if len(brand) > MIN_DELETION_BRAND:
+        keys.update("d:" + d for d in dels)
+    if names.HAN.search(brand):
+        keys.add("p:" + names.pinyin(brand))
+    return sorted(keys)
+
+
+def _lock_strings(name: names.CompanyName) -> set[str]:
+    """Keys without their kind: two brands within one typo share one (the shorter, or a deletion)."""
+    brand = name.brand
+    if not brand:
+        return set()
+    return {brand, *_deletions(brand), *(("p:" + names.pinyin(brand),) if names.HAN.search(brand) else ())}
 
 
 def _clean_phone(phone: str | None) -> str | None:
@@ -81,24 +108,34 @@ def name_parts(customer: str | names.CompanyName) -> tuple[tuple[str, str, str, 
 
 def claim_keys(customer: str | names.CompanyName, phone: str | None = None, uscc: str | None = None) -> dict:
     """What a writer stores with a claim and locks: parsed name parts, normalised phone and USCC
-    (None when absent or invalid), and the hashed name keys (`lookup`)."""
-    parts, lookup = name_parts(customer)
-    return {**dict(zip(PARTS, parts)), "phone": _clean_phone(phone), "uscc": _clean_uscc(uscc), "lookup": lookup}
+    (None when absent or invalid), the hashed name keys (`lookup`) and lock keys (`locks`)."""
+    parsed = customer if isinstance(customer, names.CompanyName) else names.parse(customer)
+    parts, lookup = name_parts(parsed)
+    return {**dict(zip(PARTS, parts)), "phone": _clean_phone(phone), "uscc": _clean_uscc(uscc), "lookup": lookup,
+            "locks": tuple(sorted({key_hash(k) for k in _lock_strings(parsed)}))}
 
 
 def key_columns(keys: dict) -> dict:
     """CustomerClaim constructor arguments from `claim_keys` (phone and USCC are the writer's own)."""
-    return {**{k: keys[k] for k in PARTS}, "lookup_keys": [ClaimKey(key=k) for k in keys["lookup"]]}
+    province = province_of(keys["region_key"])
+    return {**{k: keys[k] for k in PARTS},
+            "lookup_keys": [ClaimKey(key=k, province=province) for k in keys["lookup"]]}
 
 
 def index_rows(claim_id: int, keys: dict) -> list[dict]:
     """`claim_key` rows of one claim, for bulk writers that insert with Core rather than the ORM."""
-    return [{"key": k, "claim_id": claim_id} for k in keys["lookup"]]
+    province = province_of(keys["region_key"])
+    return [{"key": k, "province": province, "claim_id": claim_id} for k in keys["lookup"]]
+
+
+def province_of(region_key: str) -> int:
+    """The province code of a stored region as a number, 0 when the region names none."""
+    return int(names.Region.from_key(region_key).province or 0)
 
 
 def lock_ids(keys: dict) -> list[int]:
     """The lock buckets of a claim: two claims that could conflict share at least one."""
-    ids = {k % LOCK_BUCKETS for k in keys["lookup"]}
+    ids = {k % LOCK_BUCKETS for k in keys["locks"]}
     if keys.get("phone"):
         ids.add(key_hash("t:" + keys["phone"]) % LOCK_BUCKETS)
     if keys.get("uscc"):
@@ -121,16 +158,42 @@ async def lock_keys(uow: UnitOfWork, keys: dict) -> None:
                           .with_for_update())
 
 
+def _candidates(dialect: str, ids, now, exclude_partner_id: int | None, exclude_claim_id: int | None):
+    """The live claims among the ids the subquery `ids` finds, with what the check needs."""
+    if dialect == "postgresql":  # an array the planner cannot misjudge: index lookups, never a scan
+        found = ids.subquery()
+        where = CustomerClaim.id == any_(cast(select(func.array_agg(found.c.id)).scalar_subquery(),
+                                              ARRAY(Integer)))
+    else:
+        where = CustomerClaim.id.in_(ids)
+    stmt = (select(CustomerClaim.id, Partner.code, CustomerClaim.customer, CustomerClaim.phone, CustomerClaim.uscc,
+                   CustomerClaim.brand_key, CustomerClaim.region_key, CustomerClaim.industry_key)
+            .join(Partner, Partner.id == CustomerClaim.partner_id)
+            .where(where,
+                   # `status || ''`: no index on status may drive the plan (SQLite would scan them all)
+                   CustomerClaim.status.concat("").in_(CLAIM_LIVE),
+                   or_(CustomerClaim.expires_at.is_(None), CustomerClaim.expires_at > now)))
+    if exclude_partner_id is not None:
+        stmt = stmt.where(CustomerClaim.partner_id != exclude_partner_id)
+    if exclude_claim_id is not None:
+        stmt = stmt.where(CustomerClaim.id != exclude_claim_id)
+    return stmt
+
+
 async def find_conflicts(uow: UnitOfWork, *, customer: str, phone: str | None = None, uscc: str | None = None,
                          exclude_partner_id: int | None = None, exclude_claim_id: int | None = None
                          ) -> list[Conflict]:
     """Live claims this customer would conflict with, one per claim by its strongest reason
     (uscc > phone > name), highest score first; an invalid phone or USCC is simply not used."""
     probe = names.parse(customer)
-    keys = claim_keys(probe, phone, uscc)
+    keys = {"phone": _clean_phone(phone), "uscc": _clean_uscc(uscc)}
+    lookup = sorted({key_hash(k) for k in probe_keys(probe)})
     sources = []
-    if keys["lookup"]:
-        sources.append(select(ClaimKey.claim_id.label("id")).where(ClaimKey.key.in_(keys["lookup"])))
+    if lookup:
+        by_key = select(ClaimKey.claim_id.label("id")).where(ClaimKey.key.in_(lookup))
+        if probe.region.province:  # claims elsewhere cannot conflict by name: the index skips them
+            by_key = by_key.where(ClaimKey.province.in_((0, int(probe.region.province))))
+        sources.append(by_key)
     if keys["phone"]:
         sources.append(select(CustomerClaim.id).where(CustomerClaim.phone == keys["phone"]))
     if keys["uscc"]:
@@ -139,29 +202,22 @@ async def find_conflicts(uow: UnitOfWork, *, customer: str, phone: str | None = 
         return []
     ids = sources[0] if len(sources) == 1 else union_all(*sources)
     async with uow.reading() as ro:
-        now = ro.now()
-        stmt = (select(CustomerClaim.id, CustomerClaim.customer, Partner.code, CustomerClaim.phone, CustomerClaim.uscc,
-                       CustomerClaim.brand_key, CustomerClaim.region_key, CustomerClaim.industry_key)
-                .join(Partner, Partner.id == CustomerClaim.partner_id)
-                .where(CustomerClaim.id.in_(ids),
-                       # `status || ''`: no index on status may drive the plan (SQLite would scan them all)
-                       CustomerClaim.status.concat("").in_(CLAIM_LIVE),
-                       or_(CustomerClaim.expires_at.is_(None), CustomerClaim.expires_at > now)))
-        if exclude_partner_id is not None:
-            stmt = stmt.where(CustomerClaim.partner_id != exclude_partner_id)
-        if exclude_claim_id is not None:
-            stmt = stmt.where(CustomerClaim.id != exclude_claim_id)
-        rows = (await ro.session.execute(stmt)).all()
-    found: dict[int, Conflict] = {}
-    for claim_id, name, partner, c_phone, c_uscc, brand, region, industry in rows:
-        if claim_id in found:
-            continue
+        conn = await ro.session.connection()
+        stmt = _candidates(conn.dialect.name, ids, ro.now(), exclude_partner_id, exclude_claim_id)
+        conflicts = _check(probe, keys, (await conn.execute(stmt)).all())
+    return sorted(conflicts, key=lambda c: (-c.score, REASON_RANK[c.reason], c.claim_id))
+
+
+def _check(probe: names.CompanyName, keys: dict, rows) -> list[Conflict]:
+    """The candidates that conflict, each by its strongest reason."""
+    out = []
+    for claim_id, partner, name, c_phone, c_uscc, brand, region, industry in rows:
         if keys["uscc"] and c_uscc == keys["uscc"]:
-            found[claim_id] = Conflict(claim_id, name, partner, "uscc", 1.0)
+            out.append(Conflict(claim_id, name, partner, "uscc", 1.0))
         elif keys["phone"] and c_phone == keys["phone"]:
-            found[claim_id] = Conflict(claim_id, name, partner, "phone", 1.0)
+            out.append(Conflict(claim_id, name, partner, "phone", 1.0))
         else:
             score = names.conflict_score_parts(probe, brand, names.Region.from_key(region), industry)
             if score is not None:
-                found[claim_id] = Conflict(claim_id, name, partner, "name", score)
-    return sorted(found.values(), key=lambda c: (-c.score, REASON_RANK[c.reason], c.claim_id))
+                out.append(Conflict(claim_id, name, partner, "name", score))
+    return out

@@ -71,6 +71,7 @@ class Region:
         return self.city or self.province or ""
 
     @classmethod
+    @lru_cache(maxsize=1 << 14)
     def from_key(cls, key: str) -> Region:
         """The region `key()` wrote: districts give their province and city when they share one."""
         if not key:
@@ -112,6 +113,7 @@ def _syllables() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=1 << 16)
 def pinyin(text: str) -> str:
     """The toneless pinyin of a brand, one reading per character: the same sound gives the same key
     (好临居, 好邻居), ten times faster than phrase-aware conversion, which a key does not need."""

@@ -57,7 +57,7 @@ class ClaimRow:
 def _lower_priority() -> None:
     """Workers yield to the process reading the file: it is the critical path, they have slack."""
     try:
-        os.nice(5)
+        os.nice(int(os.environ.get("NICE", "5")))
     except OSError:
         pass
 
@@ -147,10 +147,10 @@ class ClaimImport(TableImport):
             self._sent += len(batch)
 
     def _close(self) -> None:
+        """Stops the worker processes: at once when the import failed, after their work when it did not."""
         if self._pool is not None:
-            for future in self._futures:
-                future.cancel()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            done = all(f.done() for f in self._futures)
+            self._pool.shutdown(wait=done, cancel_futures=True)
             self._pool = None
 
     async def _parts(self, batch: int) -> list[tuple]:
@@ -237,6 +237,7 @@ class ClaimImport(TableImport):
         partner_ids = {code: p.id for code, p in self.partners.items()}
         user, created = self.actor.user_id, process(now)
         expired = 0
+        provinces: dict[str, int] = {}
         writing: asyncio.Future | None = None
         for start in range(0, len(rows), BATCH):
             parts = await self._parts(start // BATCH)
@@ -249,7 +250,10 @@ class ClaimImport(TableImport):
                 claim_id = ids[i]
                 claims.append((claim_id, partner_ids[value.partner], value.customer, name_key, brand, region, industry,
                                value.phone, value.uscc, status, claimed, ends, "", "", user, created))
-                keys += [(k, claim_id) for k in lookup]
+                province = provinces.get(region)
+                if province is None:
+                    province = provinces[region] = claims_match.province_of(region)
+                keys += [(k, province, claim_id) for k in lookup]
             if sort:
                 keys.sort()
             if writing is not None:
@@ -262,7 +266,7 @@ class ClaimImport(TableImport):
 
     async def _put(self, conn, claims: list[tuple], keys: list[tuple]) -> None:
         await _bulk(conn, CustomerClaim.__tablename__, COLUMNS, claims)
-        await _bulk(conn, ClaimKey.__tablename__, ("key", "claim_id"), keys)
+        await _bulk(conn, ClaimKey.__tablename__, ("key", "province", "claim_id"), keys)
         self.advance(len(claims))
 
 

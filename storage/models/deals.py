@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -47,15 +47,17 @@ class CustomerClaim(Base):
 
 class ClaimKey(Base):
     """A hashed blocking key of a claim's name (brand, its pinyin, its one-character deletions):
-    candidates for a name conflict are the claims sharing a key (services/claims_match.py). Derived
+    candidates for a name conflict are the claims sharing a key, of the probe's province or none
+    (services/claims_match.py). Derived
     data written only with its claim, like a search index: a rowid table with a covering index and no
     foreign key, so a bulk import appends rows without looking each claim up again and can build
     the index once."""
 
     __tablename__ = "claim_key"
-    __table_args__ = (Index("ix_claim_key_key_claim", "key", "claim_id"),)
+    __table_args__ = (Index("ix_claim_key_key_province_claim", "key", "province", "claim_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[int] = mapped_column(BigInteger)
+    province: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")  # the claim's province code, 0 for none
     claim_id: Mapped[int]
 
 
