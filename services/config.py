@@ -9,11 +9,22 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+TARGET_CHANNELS = ("wecom_robot", "telegram", "wecom", "wechat", "console")
+
+
+def _check_target(name: str, target: str) -> str:
+    channel, _, address = target.partition(":")
+    if channel not in TARGET_CHANNELS or not address:
+        raise ValueError(f"{name}: expected CHANNEL:ADDRESS, e.g. telegram:-100123")
+    return target
 
 
 class ConfigError(Exception):
@@ -139,6 +150,34 @@ class SchedulerSection(BaseModel):
         return v
 
 
+class PricingSection(BaseModel):
+    """Price deviations (乱价): how far below floor is tolerated, how deep is how bad, who hears repeats."""
+    grace_pct: Decimal = Field(Decimal("0"), ge=0, lt=100)   # below floor by at most this % is not a deviation
+    level_bands_pct: list[Decimal] = [Decimal("5"), Decimal("15")]  # gap < 5 % → level 1, < 15 % → 2, else 3
+    repeat_count: int = Field(3, gt=0)          # this many deviations of one partner within the window …
+    repeat_window_days: int = Field(30, gt=0)   # … raise the level by one and notify head office
+    head_office: str = ""   # CHANNEL:ADDRESS of head office's group; empty: every admin directly
+
+    @field_validator("level_bands_pct")
+    @classmethod
+    def _bands(cls, v: list[Decimal]) -> list[Decimal]:
+        if any(b <= 0 for b in v) or v != sorted(set(v)):
+            raise ValueError("must be increasing positive percentages, e.g. [5, 15]")
+        return v
+
+    @field_validator("head_office")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        return _check_target("head_office", v) if v else v
+
+
+class RebatesSection(BaseModel):
+    """The rebate_nudge job: in a scheme's last `nudge_last_days`, partners within `nudge_within_pct`
+    of the next threshold hear how much more they need and what it would earn."""
+    nudge_last_days: int = Field(15, gt=0)
+    nudge_within_pct: Decimal = Field(Decimal("20"), gt=0, le=100)
+
+
 class ApiSection(BaseModel):
     keys: list[str] = []
     max_body_bytes: int = Field(1_048_576, gt=0)
@@ -157,15 +196,15 @@ class Settings(BaseSettings):
     dispatcher: DispatcherSection = DispatcherSection()
     scheduler: SchedulerSection = SchedulerSection()
     api: ApiSection = ApiSection()
+    pricing: PricingSection = PricingSection()
+    rebates: RebatesSection = RebatesSection()
     groups: dict[str, str] = {}
 
     @field_validator("groups")
     @classmethod
     def _groups(cls, v: dict[str, str]) -> dict[str, str]:
         for region, target in v.items():
-            channel, _, address = target.partition(":")
-            if channel not in ("wecom_robot", "telegram", "wecom", "wechat", "console") or not address:
-                raise ValueError(f"{region!r}: expected CHANNEL:ADDRESS, e.g. telegram:-100123")
+            _check_target(repr(region), target)
         return v
 
     @property
