@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -34,11 +34,13 @@ class SkuAlias(Base):
 
 
 class PricePolicy(Base):
-    """Guide and floor price (per base unit) in force from a date, optionally per tier/region."""
+    """Guide and floor price (per base unit) in force from a date, optionally per tier/region.
+    Rows are never changed: a new version is a new row (services/price_admin.py)."""
 
     __tablename__ = "price_policy"
+    __table_args__ = (Index("ix_price_policy_sku_effective", "sku_id", "effective_from"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("sku.id"))
     tier: Mapped[str] = mapped_column(String(16), default="")
     region: Mapped[str] = mapped_column(String(100), default="")
     guide_price_fen: Mapped[int]

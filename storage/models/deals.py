@@ -69,7 +69,8 @@ class ClaimLock(Base):
 
 
 class Violation(Base):
-    """A sale below floor (price) or into someone else's customer/region (territory)."""
+    """A sale below floor (price) or into someone else's customer/region (territory); the partner
+    may appeal, a manager clears or upholds, an undo or a correction voids (services/violations.py)."""
 
     __tablename__ = "violation"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,10 +80,13 @@ class Violation(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
     level: Mapped[int] = mapped_column(default=1)
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open|appealed|cleared|upheld
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|appealed|cleared|upheld|voided
     appeal_reason: Mapped[str] = mapped_column(Text, default="")
+    appealed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    appealed_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str] = mapped_column(Text, default="", server_default="")  # the decider's reason
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
