@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from services import claims as claims_service
 from services import dispatcher as dispatcher_service
+from services import rebate_nudge as rebate_nudge_service
 from services import stock_alerts as stock_alerts_service
 
 if TYPE_CHECKING:
@@ -61,10 +62,17 @@ async def _claim_expiry(runtime: Runtime) -> str:
     return f"claim_expiry: {result.reminded} reminded, {result.expired} expired"
 
 
+async def _rebate_nudge(runtime: Runtime) -> str:
+    """Tells partners near the next rebate tier in a scheme's last days what reaching it pays (once each)."""
+    result = await rebate_nudge_service.nudge(runtime.uow())
+    return f"rebate_nudge: {result.schemes} schemes closing, {result.nudged} nudged"
+
+
 _REGISTERED: tuple[Job, ...] = (
     Job("outbox_purge", "30 3 * * *", _outbox_purge, "delete delivered outbox messages past retention"),
     Job("low_stock", "*/30 * * * *", _low_stock, "low-stock, out-of-stock and recovery alerts (on changes only)"),
     Job("claim_expiry", "0 9 * * *", _claim_expiry, "claim expiry reminders (7 and 1 days before) and expiry"),
+    Job("rebate_nudge", "0 10 * * *", _rebate_nudge, "rebate-tier nudges in a scheme's last days (once per threshold)"),
 )
 
 JOBS: dict[str, Job] = {job.name: job for job in _REGISTERED}
