@@ -69,7 +69,8 @@ ERRORS: dict[str, dict[str, str]] = {
 }
 
 WHAT = {"partner": {"zh-CN": "经销商", "en": "partner"}, "user": {"zh-CN": "用户", "en": "user"},
-        "sku": {"zh-CN": "商品", "en": "SKU"}, "claim": {"zh-CN": "报备", "en": "claim"}}
+        "sku": {"zh-CN": "商品", "en": "SKU"}, "claim": {"zh-CN": "报备", "en": "claim"},
+        "rebate_scheme": {"zh-CN": "返利方案", "en": "rebate scheme"}}
 
 
 def _lang(locale: str) -> str:

@@ -5,8 +5,8 @@ date asked about), on the lines whose SKU is in the scheme's group (an empty gro
 the sum of `amount_fen` on an amount basis, of `qty` (base units) on a quantity basis, where the
 money paid on is still the counted amount (services/rebate_math.py). Only counting sales count:
 confirmed (not undone) and without a price or territory violation that is open, appealed or
-upheld — a cleared violation lets its sale count again. A scheme applies to partners whose tier
-is in its `partner_tiers` (empty: every tier).
+upheld — a cleared violation lets its sale count again (`violations.counting_sales_clause`). A
+scheme applies to partners whose tier is in its `partner_tiers` (empty: every tier).
 
 The projection runs the total so far on at its daily average: elapsed days are the business
 days from the period's start up to and including the date asked about (`[app] timezone`), so
@@ -20,19 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, and_, case, exists, func, select
+from sqlalchemy import Select, and_, case, func, select
 
-from storage.models import Partner, RebateScheme, Sale, SaleLine, Sku, Violation
+from storage.models import RebateScheme, Sale, SaleLine, Sku
 from storage.uow import UnitOfWork
 
-from . import catalog
+from . import catalog, violations
 from . import rebate_math as m
 from .actors import Actor, require_role
 from .catalog import format_qty
 from .errors import InvalidInput, NotFound
 
 RECENT_ENDED_DAYS = 30           # an ended scheme is still shown this many days after its end
-FLAGGING = ("open", "appealed", "upheld")  # violation states that keep a sale from counting
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,12 @@ class Units:
     unit: str = ""
     pack_unit: str = ""
     pack_size: int = 1
+    mixed: str = ""      # `瓶/罐` when the group's SKUs count in different base units
+
+    @property
+    def label(self) -> str:
+        """The unit the totals are in, for a scheme's summary."""
+        return self.unit or self.mixed
 
     def plain(self, n: int) -> str:
         """`3,500瓶` (for formulas)."""
@@ -136,7 +141,7 @@ async def _units(uow: UnitOfWork, groups: set[str]) -> dict[str, Units]:
         elif len({k[0] for k in kinds}) == 1:
             out[group] = Units(next(iter(kinds))[0])
         else:
-            out[group] = Units()
+            out[group] = Units(mixed="/".join(sorted({k[0] for k in kinds})))
     return out
 
 
@@ -168,13 +173,6 @@ async def get_scheme(uow: UnitOfWork, *, actor: Actor, code: str) -> SchemeInfo:
     raise NotFound(what="rebate_scheme", key=code)
 
 
-def _counting_sales_clause():
-    """The agreed rule for a sale that counts: confirmed, and no violation of it open, appealed or upheld.
-    (One place, to be replaced by the violations service's own clause once it publishes one.)"""
-    return and_(Sale.status == "confirmed",
-                ~exists().where(Violation.sale_id == Sale.id, Violation.status.in_(FLAGGING)))
-
-
 async def counted_totals(uow: UnitOfWork, *, partners: Select | list[int], schemes: list[SchemeInfo],
                          as_of: date) -> dict[tuple[int, int], tuple[int, int]]:
     """(amount_fen, qty) per (partner id, scheme id) of counting sales up to `as_of`, in one grouped query.
@@ -193,7 +191,7 @@ async def counted_totals(uow: UnitOfWork, *, partners: Select | list[int], schem
     stmt = (select(Sale.partner_id, *columns).select_from(SaleLine)
             .join(Sale, Sale.id == SaleLine.sale_id).join(Sku, Sku.id == SaleLine.sku_id)
             .where(Sale.partner_id.in_(partners), Sale.sold_on >= min(w[1] for w in windows),
-                   Sale.sold_on <= max(w[2] for w in windows), _counting_sales_clause())
+                   Sale.sold_on <= max(w[2] for w in windows), violations.counting_sales_clause())
             .group_by(Sale.partner_id))
     out: dict[tuple[int, int], tuple[int, int]] = {}
     async with uow.reading() as ro:
