@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from services import violation_notices
 from services.catalog import format_qty
 from services.money import fen_to_yuan_str
 
@@ -78,7 +79,8 @@ def _line(sku, qty: int, amount_fen: int) -> str:
 def warning_text(ctx: Ctx, w, sku) -> str:
     if w.kind == "below_floor":
         return (f"⚠️ {sku.code} 单价 {fen_to_yuan_str(w.unit_price_fen)}/{sku.unit} 低于最低价 "
-                f"{fen_to_yuan_str(w.floor_fen)}/{sku.unit}，确认后会记录为价格偏离并通知渠道经理。")
+                f"{fen_to_yuan_str(w.floor_fen)}/{sku.unit}（低 {w.gap_pct}%），确认后会记录为价格偏离并通知渠道经理"
+                f"（不影响保存）。")
     return f"⚠️ {sku.code} 本次 {format_qty(w.qty, sku)}，超过您的库存 {format_qty(w.on_hand, sku)}，请核对（仍可确认）。"
 
 
@@ -103,20 +105,42 @@ def _summary(result) -> str:
     return "；".join(f"{ln.sku} {format_qty(ln.qty, ln)} {fen_to_yuan_str(ln.amount_fen)}" for ln in result.lines)
 
 
+def _violations(ctx: Ctx, result) -> str:
+    """What the sale broke (price, channel), told at once; never a reason not to save it."""
+    live = [v for v in result.violations if v.status in ("open", "appealed")]
+    if not live:
+        return ""
+    if _zh(ctx):
+        return "\n" + violation_notices.new_for_partner(live)
+    ids = ", ".join(f"#{v.id}" for v in live)
+    return (f"\n⚠️ Recorded as violation {ids} (below floor price or another partner's customer) and reported "
+            f"to your channel manager; the sale is saved. To appeal: \"申诉 ID reason\".")
+
+
+def _voided(ctx: Ctx, result) -> str:
+    if not result.voided:
+        return ""
+    ids = "、".join(f"#{v.id}" for v in result.voided)
+    return f"\n相关违规 {ids} 已作废。" if _zh(ctx) else f"\nViolation {ids} voided."
+
+
 def recorded(ctx: Ctx, result) -> str:
     hours = ctx.deps.settings.app.undo_window_hours
     if _zh(ctx):
         return (f"已记录报单 #{result.id}：{result.customer} · {result.sold_on.isoformat()} · {_summary(result)}，"
-                f"合计 {fen_to_yuan_str(result.total_fen)}。\n{hours} 小时内可发「撤销」，或「改成25箱」「价格改成27」更正。")
+                f"合计 {fen_to_yuan_str(result.total_fen)}。\n{hours} 小时内可发「撤销」，或「改成25箱」「价格改成27」更正。"
+                + _violations(ctx, result))
     return (f"Sale #{result.id} saved: {result.customer} · {result.sold_on.isoformat()} · {_summary(result)}, "
-            f"total {fen_to_yuan_str(result.total_fen)}. Send \"undo\" within {hours} h to take it back.")
+            f"total {fen_to_yuan_str(result.total_fen)}. Send \"undo\" within {hours} h to take it back."
+            + _violations(ctx, result))
 
 
 def undone(ctx: Ctx, result) -> str:
     return (f"已撤销报单 #{result.id}（{result.customer} · {_summary(result)}）。" if _zh(ctx)
-            else f"Sale #{result.id} ({result.customer}) undone.")
+            else f"Sale #{result.id} ({result.customer}) undone.") + _voided(ctx, result)
 
 
 def corrected(ctx: Ctx, result) -> str:
     return (f"已更正报单 #{result.id}：{_summary(result)}，合计 {fen_to_yuan_str(result.total_fen)}。" if _zh(ctx)
-            else f"Sale #{result.id} corrected: {_summary(result)}, total {fen_to_yuan_str(result.total_fen)}.")
+            else f"Sale #{result.id} corrected: {_summary(result)}, total {fen_to_yuan_str(result.total_fen)}.") \
+        + _voided(ctx, result) + _violations(ctx, result)

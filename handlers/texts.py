@@ -66,11 +66,17 @@ ERRORS: dict[str, dict[str, str]] = {
     "claim_state": {"zh-CN": "报备 #{id} 当前的状态不能这样操作。", "en": "Claim #{id} cannot be changed that way now."},
     "claim_extension_pending": {"zh-CN": "报备 #{id} 已经申请过延期，正在等待渠道经理审批。",
                                 "en": "Claim #{id} already has an extension request waiting."},
+    "not_allowed.violation_appeal": {"zh-CN": "申诉由经销商的人员发起；渠道经理请用「裁定 编号 撤销|维持」。",
+                                     "en": "Appeals come from the partner; managers answer with \"resolve ID clear|uphold\"."},
+    "not_allowed.violation_own": {"zh-CN": "只能申诉本公司的违规。", "en": "You can only appeal your own partner's violations."},
+    "not_allowed.violation_decide": {"zh-CN": "抱歉，只有负责该经销商所在区域的渠道经理可以裁定这条违规。",
+                                     "en": "Only a channel manager of the partner's region can decide this violation."},
 }
 
 WHAT = {"partner": {"zh-CN": "经销商", "en": "partner"}, "user": {"zh-CN": "用户", "en": "user"},
         "sku": {"zh-CN": "商品", "en": "SKU"}, "claim": {"zh-CN": "报备", "en": "claim"},
-        "rebate_scheme": {"zh-CN": "返利方案", "en": "rebate scheme"}}
+        "rebate_scheme": {"zh-CN": "返利方案", "en": "rebate scheme"},
+        "violation": {"zh-CN": "违规", "en": "violation"}}
 
 
 def _lang(locale: str) -> str:

@@ -12,10 +12,11 @@ from storage.models import Partner, Sale, SaleLine, Sku
 from storage.uow import UnitOfWork
 
 from . import audit, stock_alerts
+from . import violations as violations_service
 from .actors import Actor
 from .errors import DomainError, InvalidInput, NotAllowed
 from .inventory import on_hand
-from .pricing import price_in_force
+from .violations import ViolationInfo
 
 
 class NothingToUndo(DomainError):
@@ -48,6 +49,8 @@ class Warning:
     floor_fen: int = 0
     on_hand: int = 0
     qty: int = 0
+    gap_pct: Decimal | None = None
+    level: int = 0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class SaleResult:
     status: str
     lines: tuple[LineResult, ...]
     created: bool = True
+    violations: tuple[ViolationInfo, ...] = ()   # recorded with this sale (or still standing after a correction)
+    voided: tuple[ViolationInfo, ...] = ()       # voided by this undo or correction
 
     @property
     def total_fen(self) -> int:
@@ -91,35 +96,40 @@ def unit_price_fen(amount_fen: int, qty: int) -> int:
 
 
 async def check_draft(uow: UnitOfWork, *, actor: Actor, draft: SaleDraft) -> list[Warning]:
-    """Warnings to show before confirming: below the floor price in force, more than on hand."""
+    """Warnings to show before confirming: below the floor price in force (beyond grace), more than on hand."""
     _require_partner(actor)
     async with uow.reading() as ro:
         partner = await ro.session.get(Partner, actor.partner_id)
         skus = await _skus(ro, {line.sku for line in draft.lines})
         stock = await on_hand(ro, partner_id=partner.id, sku_ids=[s.id for s in skus.values()])
+        devs = await violations_service.line_deviations(
+            ro, partner=partner, sold_on=draft.sold_on, skus=skus,
+            lines=[(line.sku, line.qty, line.amount_fen) for line in draft.lines])
         out = []
-        for line in draft.lines:
+        for line, dev in zip(draft.lines, devs):
             sku = skus[line.sku]
-            price = await price_in_force(ro, sku=sku, partner=partner, on=draft.sold_on)
-            if price.floor_fen and line.amount_fen < price.floor_fen * line.qty:
-                out.append(Warning("below_floor", sku.code, unit_price_fen(line.amount_fen, line.qty), price.floor_fen))
+            if dev is not None:
+                out.append(Warning("below_floor", sku.code, dev.unit_price_fen, dev.floor_fen, gap_pct=dev.gap_pct,
+                                   level=dev.level))
             have = stock.get(sku.id)
             if have is not None and line.qty > have:
                 out.append(Warning("over_stock", sku.code, on_hand=have, qty=line.qty))
     return out
 
 
-def _result(sale: Sale, skus_by_id: dict[int, Sku], partner_code: str, created: bool = True) -> SaleResult:
+def _result(sale: Sale, skus_by_id: dict[int, Sku], partner_code: str, created: bool = True,
+            violations=(), voided=()) -> SaleResult:
     lines = tuple(LineResult(skus_by_id[ln.sku_id].code, skus_by_id[ln.sku_id].name, skus_by_id[ln.sku_id].unit,
                              skus_by_id[ln.sku_id].pack_unit, skus_by_id[ln.sku_id].pack_size, ln.qty, ln.amount_fen)
                   for ln in sale.lines)
-    return SaleResult(sale.id, partner_code, sale.customer, sale.sold_on, sale.status, lines, created)
+    return SaleResult(sale.id, partner_code, sale.customer, sale.sold_on, sale.status, lines, created,
+                      tuple(violations), tuple(voided))
 
 
-async def _load_result(uow: UnitOfWork, sale: Sale, created: bool) -> SaleResult:
+async def _load_result(uow: UnitOfWork, sale: Sale, created: bool, violations=(), voided=()) -> SaleResult:
     skus = {s.id: s for s in await uow.session.scalars(select(Sku).where(Sku.id.in_([ln.sku_id for ln in sale.lines])))}
     partner = await uow.session.get(Partner, sale.partner_id)
-    return _result(sale, skus, partner.code, created)
+    return _result(sale, skus, partner.code, created, violations, voided)
 
 
 def _snapshot(sale: Sale) -> dict:
@@ -139,7 +149,8 @@ async def record_sale(uow: UnitOfWork, *, actor: Actor, draft: SaleDraft, idempo
     async with uow:
         existing = await uow.session.scalar(select(Sale).where(Sale.idempotency_key == idempotency_key))
         if existing is not None:
-            return await _load_result(uow, existing, created=False)
+            return await _load_result(uow, existing, created=False,
+                                      violations=await violations_service.of_sale(uow, existing))
         skus = await _skus(uow, {line.sku for line in draft.lines})
         missing = {line.sku for line in draft.lines} - set(skus)
         if missing:
@@ -151,8 +162,12 @@ async def record_sale(uow: UnitOfWork, *, actor: Actor, draft: SaleDraft, idempo
         uow.add(sale)
         await uow.flush()
         audit.record(uow, actor=actor, action="sale.create", entity="sale", entity_id=sale.id, after=_snapshot(sale))
+        skus_by_id = {s.id: s for s in skus.values()}
+        partner = await uow.session.get(Partner, actor.partner_id)
+        found = await violations_service.record_for_sale(uow, actor=actor, sale=sale, partner=partner,
+                                                         skus_by_id=skus_by_id)
         await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[ln.sku_id for ln in sale.lines])
-        result = _result(sale, {s.id: s for s in skus.values()}, actor.partner_code or "")
+        result = _result(sale, skus_by_id, actor.partner_code or "", violations=found)
         await uow.commit()
     return result
 
@@ -180,8 +195,9 @@ async def undo_last(uow: UnitOfWork, *, actor: Actor) -> SaleResult:
         audit.record(uow, actor=actor, action="sale.undo", entity="sale", entity_id=sale.id, before=before,
                      after=_snapshot(sale))
         await uow.flush()
+        voided = await violations_service.void_for_sale(uow, actor=actor, sale=sale)
         await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[ln.sku_id for ln in sale.lines])
-        result = await _load_result(uow, sale, created=False)
+        result = await _load_result(uow, sale, created=False, voided=voided)
         await uow.commit()
     return result
 
@@ -236,8 +252,10 @@ async def correct_last(uow: UnitOfWork, *, actor: Actor, sku: str | None = None,
         audit.record(uow, actor=actor, action="sale.correct", entity="sale", entity_id=sale.id, before=before,
                      after=_snapshot(sale))
         await uow.flush()
+        voided, _ = await violations_service.reevaluate_prices(uow, actor=actor, sale=sale, skus_by_id=skus)
         await stock_alerts.reevaluate(uow, partner_id=sale.partner_id, sku_ids=[line.sku_id])
-        result = _result(sale, skus, actor.partner_code or "", created=False)
+        result = _result(sale, skus, actor.partner_code or "", created=False,
+                         violations=await violations_service.of_sale(uow, sale), voided=voided)
         await uow.commit()
     return result
 
