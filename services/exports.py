@@ -33,7 +33,8 @@ from .errors import InvalidInput
 SUPPORTED = (".csv", ".xlsx")
 BATCH = 2000                     # rows fetched per round trip and written per thread hop
 XLSX_MAX_ROWS = 1_048_576        # a sheet's limit, header included; longer exports continue on a new sheet
-KIND_MODULES: tuple[str, ...] = ("services.export_inventory", "services.export_claims", "services.export_rebates")  # modules that register further kinds
+KIND_MODULES: tuple[str, ...] = ("services.export_inventory", "services.export_claims", "services.export_rebates",
+                                 "services.export_violations")  # modules that register further kinds
 Progress = Callable[[int, int], None]
 
 

@@ -15,6 +15,7 @@ from storage.uow import UnitOfWork
 from .actors import Actor, require_role
 from .importing import claims, partners, shipments, skus, stocktakes  # noqa: F401  (each registers its kind)
 from .importing import rebate_schemes  # noqa: F401
+from .importing import prices  # noqa: F401
 from .importing.kinds import (IMPORT_KINDS, Cells, Column, ImportFailed, ImportSummary, Progress, Row,
                               RowError, TableImport, UnknownImportKind, fold, header_key, kind_class,
                               register)
