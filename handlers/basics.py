@@ -18,10 +18,12 @@ HELP = {
     "member": {
         "zh-CN": "常用指令：\n· 报单 A100 20箱 28元 张三超市 —— 上报销售\n· 库存 / 库存 A100 —— 查库存\n"
                  "· 盘点 A100 35箱 B100 12箱 —— 盘点\n· 报备 客户名称 [电话] [信用代码] —— 客户报备\n"
-                 "· 返利 —— 返利进度、差多少升档、预计返利\n· 我的报备 · 延期 编号 · 释放 编号 · 撤销 · 确认 / 取消 · 帮助",
+                 "· 返利 —— 返利进度、差多少升档、预计返利\n· 我的违规 · 申诉 编号 理由 —— 价格偏离/窜货记录与申诉\n"
+                 "· 我的报备 · 延期 编号 · 释放 编号 · 撤销 · 确认 / 取消 · 帮助",
         "en": "Commands:\n· sale A100 20 cases 28 each to Lucky Mart — report a sale\n· stock / stock A100\n"
               "· count A100 35 cases — stocktake\n· claim NAME [phone] [credit code] — claim a customer\n"
               "· rebate — rebate progress, gap to the next tier, projection\n"
+              "· violations · appeal N reason — price/territory violations and appeals\n"
               "· claims · extend N · release N · undo · yes / no · help",
     },
     "owner": {
@@ -31,11 +33,13 @@ HELP = {
     "manager": {
         "zh-CN": "渠道经理指令：\n· 库存 / 库存 P001 —— 辖区低库存 / 某家经销商的库存\n"
                  "· 我的报备 —— 待审批的报备和延期申请\n· 审批 12 通过|驳回|退回 理由 —— 审批报备（也可点按钮）\n"
-                 "· 同意延期 #12 / 拒绝延期 #12\n· 返利 P001 —— 某家经销商的返利进度\n"
+                 "· 同意延期 #12 / 拒绝延期 #12\n· 我的违规 —— 待处理的违规和申诉\n"
+                 "· 裁定 12 撤销|维持 理由 —— 裁定违规（也可点按钮）\n· /price list —— 价格政策\n· 返利 P001 —— 某家经销商的返利进度\n"
                  "· /partner list —— 辖区经销商\n· /user list —— 辖区人员\n· /rebate list —— 返利方案\n"
                  "· 提醒和审批会推送到您的群或私聊。",
         "en": "Manager commands:\n· stock / stock P001 — low stock in your regions / one partner's stock\n"
               "· claims — claims and extensions waiting for you\n· approve #12 / reject #12 reason / return #12 reason\n"
+              "· violations · resolve 12 clear|uphold reason — violations and appeals\n· /price list\n"
               "· rebate P001 — one partner's rebate progress\n"
               "· /partner list\n· /user list\n· /rebate list\n· Alerts and approvals come to your group or to you directly.",
     },
