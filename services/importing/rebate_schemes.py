@@ -6,7 +6,8 @@
   basis), strictly increasing; rates in percent with at most two decimals, stored exactly as basis
   points (3.5 % → 350, 2.25 % → 225). `；`, `：`, `％` and `50,000` are accepted too.
 - `partner_tiers` like `A;B` (empty: every tier); `cap` yuan or empty (no cap); `sku_group` a group
-  some SKU has, or empty (every SKU).
+  some SKU has, or empty (every SKU). These three columns are optional: a file without one keeps
+  what is stored (a new scheme: every tier, every SKU, no cap).
 
 All rows or none, every bad row named. A code already stored is updated; every create and
 change is audited with what it was before.
@@ -14,7 +15,7 @@ change is audited with what it was before.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from ..money import yuan_to_fen
 from .kinds import MAX_INT, Cells, Column, ImportSummary, Row, RowError, TableImport, fold, register
 
 FIELDS = ("name", "period_start", "period_end", "basis", "mode", "sku_group", "tiers", "partner_tiers", "cap_fen")
+OPTIONAL = ("sku_group", "partner_tiers", "cap_fen")       # a file without the column keeps what is stored
+DEFAULTS = {"sku_group": "", "partner_tiers": "", "cap_fen": None}   # every SKU, every tier, no cap
 BASIS_WORDS = {"amount": "amount", "金额": "amount", "销售额": "amount", "按金额": "amount",
                "qty": "qty", "quantity": "qty", "数量": "qty", "销量": "qty", "按数量": "qty"}
 MODE_WORDS = {"retroactive": "retroactive", "全额": "retroactive", "全额累进": "retroactive", "追溯": "retroactive",
@@ -44,10 +47,8 @@ class SchemeRow:
     period_end: date | None
     basis: str | None
     mode: str | None
-    sku_group: str
     tiers: list[list[int]]
-    partner_tiers: str
-    cap_fen: int | None
+    optional: dict  # sku_group, partner_tiers, cap_fen: only those whose column the file has
 
 
 def parse_tiers(text: str, basis: str | None) -> list[list[int]]:
@@ -125,14 +126,18 @@ class RebateSchemeImport(TableImport):
                 tiers = parse_tiers(raw, basis)
             except ValueError as exc:
                 cells.problem("tiers", f"有误：{exc}")
-        cap = cells.fen("cap")
-        if cap == 0:
-            cells.problem("cap", "须大于 0（不封顶请留空）")
+        optional: dict = {}
+        if cells.has("sku_group"):
+            optional["sku_group"] = cells.text("sku_group", max_len=50) or ""
+        if cells.has("partner_tiers"):
+            optional["partner_tiers"] = split_partner_tiers(cells.text("partner_tiers", max_len=100))
+        if cells.has("cap"):
+            optional["cap_fen"] = cells.fen("cap")
+            if optional["cap_fen"] == 0:
+                cells.problem("cap", "须大于 0（不封顶请留空）")
         return SchemeRow(code=cells.code("code") or "", name=cells.text("name", required=True) or "",
                          period_start=start, period_end=end, basis=basis,
-                         mode=cells.choice("mode", MODE_WORDS, required=True),
-                         sku_group=cells.text("sku_group", max_len=50) or "", tiers=tiers,
-                         partner_tiers=split_partner_tiers(cells.text("partner_tiers", max_len=100)), cap_fen=cap)
+                         mode=cells.choice("mode", MODE_WORDS, required=True), tiers=tiers, optional=optional)
 
     def key(self, value: SchemeRow) -> str:
         """Scheme codes are unique within a file."""
@@ -145,7 +150,7 @@ class RebateSchemeImport(TableImport):
         self.existing = {s.code.casefold(): s for s in await session.scalars(select(RebateScheme))}
         errors = []
         for row in rows:
-            group = row.value.sku_group
+            group = row.value.optional.get("sku_group")
             if group and group not in groups:
                 known = "、".join(sorted(groups)) or "（还没有商品分组）"
                 errors.append(RowError(row.line, f"商品分组(sku_group)「{group}」没有任何商品；现有分组：{known}"))
@@ -156,8 +161,10 @@ class RebateSchemeImport(TableImport):
         created = updated = 0
         for row in rows:
             value: SchemeRow = row.value
-            fields = {k: v for k, v in asdict(value).items() if k != "code"}
             scheme = self.existing.get(value.code.casefold())
+            kept = {f: getattr(scheme, f) for f in OPTIONAL} if scheme is not None else dict(DEFAULTS)
+            fields = {"name": value.name, "period_start": value.period_start, "period_end": value.period_end,
+                      "basis": value.basis, "mode": value.mode, "tiers": value.tiers, **kept, **value.optional}
             if scheme is None:
                 scheme = RebateScheme(code=value.code, created_at=self.uow.now(), **fields)
                 self.uow.add(scheme)
