@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from sqlalchemy import ColumnElement, and_, distinct, exists, func, not_, select
 
@@ -65,7 +65,7 @@ class Deviation:
     floor_fen: int
     gap_fen: int            # per base unit: floor − unit price
     line_gap_fen: int       # floor × qty − amount
-    gap_pct: Decimal        # line gap ÷ (floor × qty), in percent to 0.01
+    gap_pct: Decimal        # line gap ÷ (floor × qty), in percent, cut to 0.01
     level: int
     policy_id: int | None
 
@@ -120,7 +120,7 @@ def deviation(*, sku: str, unit: str = "", qty: int, amount_fen: int, price: Pri
     if gap <= 0 or Decimal(gap * 100) <= Decimal(grace_pct) * base:
         return None
     per = int((Decimal(amount_fen) / qty).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    pct = (Decimal(gap * 100) / base).quantize(CENT, rounding=ROUND_HALF_UP)
+    pct = (Decimal(gap * 100) / base).quantize(CENT, rounding=ROUND_DOWN)  # never shows a band it did not reach
     return Deviation(sku, unit, qty, amount_fen, per, price.floor_fen, price.floor_fen - per, gap, pct,
                      grade(gap, base, bands), price.policy_id)
 
