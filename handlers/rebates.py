@@ -16,25 +16,19 @@ from .router import intent
 from .slash import command
 
 _WORDS = re.compile(r"返利|返点|进度|查询|查|rebates?", re.I)
-_CODE_LIKE = re.compile(r"[A-Za-z]{1,4}-?\d{1,8}")
+_CODE_LIKE = re.compile(r"(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_\-]*", re.ASCII)
 
 
-async def _partner_asked(ctx: Ctx, text: str) -> str | None:
-    """The partner code in `返利 P001` (a code the sender may see, or one that looks like a code)."""
-    words = [w for w in re.split(r"[\s,，:：?？。!！]+", _WORDS.sub(" ", normalize(text))) if w]
-    if not words:
-        return None
-    visible = {p.code.upper(): p.code for p in await catalog.list_partners(ctx.uow(), actor=ctx.actor)}
-    for word in words:
-        if word.upper() in visible:
-            return visible[word.upper()]
-    return next((w.upper() for w in words if _CODE_LIKE.fullmatch(w)), None)
+def _partner_asked(text: str) -> str | None:
+    """The partner code in `返利 P001`: a word of letters and digits (the service checks it and the scope)."""
+    words = re.split(r"[\s,，:：?？。!！]+", _WORDS.sub(" ", normalize(text)))
+    return next((w for w in words if _CODE_LIKE.fullmatch(w)), None)
 
 
 @intent("rebate")
 async def rebate(ctx: Ctx, parsed: Parsed) -> list[Reply]:
     """Answers at once with the partner's progress in every scheme that applies to it."""
-    code = await _partner_asked(ctx, parsed.rest)
+    code = _partner_asked(parsed.rest)
     if code is None and not ctx.actor.is_partner_side:
         visible = [p.code for p in await catalog.list_partners(ctx.uow(), actor=ctx.actor)]
         return [Reply(T.which_partner(visible, ctx.locale))]

@@ -128,6 +128,7 @@ async def test_managers_name_a_partner_of_their_regions(deps, runtime, tmp_path)
     assert "请指定经销商，例如：返利 P001（可查：P001、P002）" in await say(deps, "返利", "mgr")
     assert "P002 苏州源泉贸易有限公司 返利进度" in await say(deps, "返利 p002", "mgr")
     assert "没有权限" in await say(deps, "返利 P003", "mgr")
+    assert "没有找到经销商「P999」" in await say(deps, "返利 P999", "mgr")
     assert "没有权限" in await say(deps, "返利 P002", "alice")
     assert "P003 杭州清流供应链有限公司 返利进度" in await say(deps, "rebate P003", "root")
 
