@@ -4,7 +4,11 @@ partner tiers, scoping, the projection, one counting query, the import (exact ra
 row named, updates audited) and the `rebates` export."""
 from __future__ import annotations
 
+import asyncio
 import csv
+import os
+import subprocess
+import sys
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -306,3 +310,29 @@ async def test_export_with_from_takes_every_scheme_of_the_range_at_its_end(net, 
     out2 = tmp_path / "now.csv"
     await exports.export_file(runtime.uow(), kind="rebates", path=out2, actor=SYSTEM)
     assert read_csv(out2) == [HEADER]            # nothing in force on 10 Feb 2027
+
+
+# command line ----------------------------------------------------------------------------------
+
+def cli(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERBOT_")}
+    env["PARTNERBOT_DATABASE_URL"] = db_url
+    exe = Path(sys.executable).with_name("partnerbot")
+    return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_cli_imports_schemes_and_exports_rebates(db_url, runtime, tmp_path):
+    await demo.load_demo(runtime.uow(), users=False)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(SCHEMES.replace("0:0%;1000:2.25%", "0:0%;1000:2.255%"), encoding="utf-8")
+    result = await asyncio.to_thread(cli, db_url, "import", "rebate_schemes", str(bad), cwd=tmp_path)
+    assert result.returncode == 1 and "第4行: " in result.stderr and "两位小数" in result.stderr
+    good = tmp_path / "good.csv"
+    good.write_text(SCHEMES, encoding="utf-8")
+    result = await asyncio.to_thread(cli, db_url, "import", "rebate_schemes", str(good), cwd=tmp_path)
+    assert result.returncode == 0 and "3 created" in result.stdout, result.stderr
+    out = tmp_path / "r.csv"
+    result = await asyncio.to_thread(cli, db_url, "export", "rebates", "--to", "2026-11-18", "-o", str(out),
+                                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert read_csv(out)[0] == HEADER and len(read_csv(out)) == 7
