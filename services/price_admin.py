@@ -204,10 +204,10 @@ async def list_policies(uow: UnitOfWork, *, actor: Actor, sku: str | None = None
         by_id = {s.id: s for s in skus}
         rows = list(await ro.session.scalars(select(PricePolicy).where(PricePolicy.sku_id.in_(list(by_id)))))
         states = _states(rows, today(ro))
-    out = [_info(p, by_id[p.sku_id], states[p.id]) for p in rows if states[p.id] != "superseded"]
-    general = {p.sku_id for p in rows if states[p.id] == "in_force" and not p.tier and not p.region}
-    out += [PolicyInfo(None, s.code, s.name, s.unit, "", "", s.guide_price_fen, s.floor_price_fen, None, "default")
-            for s in skus if s.id not in general]
+        out = [_info(p, by_id[p.sku_id], states[p.id]) for p in rows if states[p.id] != "superseded"]
+        general = {p.sku_id for p in rows if states[p.id] == "in_force" and not p.tier and not p.region}
+        out += [PolicyInfo(None, s.code, s.name, s.unit, "", "", s.guide_price_fen, s.floor_price_fen, None,
+                           "default") for s in skus if s.id not in general]
     return sorted(out, key=_order)
 
 
@@ -220,4 +220,4 @@ async def history(uow: UnitOfWork, *, actor: Actor, sku: str) -> list[PolicyInfo
             select(PricePolicy, User.name).outerjoin(User, User.id == PricePolicy.created_by_id)
             .where(PricePolicy.sku_id == s.id).order_by(PricePolicy.effective_from, PricePolicy.id))).all()
         states = _states([p for p, _ in rows], today(ro))
-    return [_info(p, s, states[p.id], name) for p, name in rows]
+        return [_info(p, s, states[p.id], name) for p, name in rows]

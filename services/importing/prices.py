@@ -49,7 +49,7 @@ class PriceImport(TableImport):
 
     async def check(self, rows: list[Row]) -> list[RowError]:
         """SKUs must exist; a tier or region must have partners (when there are any)."""
-        codes = sorted({r.value.sku for r in rows})
+        codes = sorted({c for r in rows for c in (r.value.sku, r.value.sku.upper())})
         found = list(await self.uow.session.scalars(select(Sku).where(Sku.code.in_(codes)))) if codes else []
         self.skus = {s.code: s for s in found}
         folded = {s.code.casefold(): s for s in found}
