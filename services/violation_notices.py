@@ -32,10 +32,13 @@ def detail(v) -> str:
                 f"{fen_to_yuan_str(e['floor_fen'])}{unit} {e['gap_pct']}%（共 {fen_to_yuan_str(e['line_gap_fen'])}），"
                 f"{level_text(v.level)}")
     why = REASONS.get(e.get("reason"), e.get("reason", ""))
-    score = f"，相似度 {e['score']:.2f}" if e.get("reason") == "name" and e.get("score") is not None else ""
+    score = e.get("score")
+    similar = f"，相似度 {score:.2f}" if e.get("reason") == "name" and score is not None and score < 1 else ""
     where = f"（{e['holder_region']}）" if v.kind == "region" else ""
+    claimed = e.get("claim_customer", "")
+    named = f"「{claimed}」" if claimed and claimed != v.customer else ""
     return (f"客户「{v.customer}」已由 {e['holder']} {e.get('holder_name', '')}{where}报备"
-            f"（报备 #{e['claim_id']}「{e.get('claim_customer', '')}」，{why}{score}）")
+            f"（报备 #{e['claim_id']}{named}，{why}{similar}）")
 
 
 def line(v) -> str:
