@@ -266,9 +266,11 @@ async def void_for_sale(uow: UnitOfWork, *, actor: Actor, sale: Sale) -> list[Vi
 
 
 def _same(v: Violation, d: Deviation) -> bool:
+    """Whether a corrected line deviates just as before (same unit price, floor, policy and grade):
+    then a quantity fix keeps the violation, its appeal and its decision."""
     e = v.evidence or {}
-    return (e.get("qty"), e.get("amount_fen"), e.get("floor_fen"), e.get("policy_id")) == \
-        (d.qty, d.amount_fen, d.floor_fen, d.policy_id)
+    return (e.get("unit_price_fen"), e.get("floor_fen"), e.get("policy_id"), e.get("base_level")) == \
+        (d.unit_price_fen, d.floor_fen, d.policy_id, d.level)
 
 
 async def reevaluate_prices(uow: UnitOfWork, *, actor: Actor, sale: Sale, skus_by_id: dict[int, Sku]
@@ -286,6 +288,9 @@ async def reevaluate_prices(uow: UnitOfWork, *, actor: Actor, sale: Sale, skus_b
     for ln, d in zip(sale.lines, found):
         old = existing.get(ln.id)
         if old is not None and d is not None and _same(old, d):
+            if (old.evidence.get("qty"), old.evidence.get("amount_fen")) != (d.qty, d.amount_fen):
+                old.evidence = {**old.evidence, "qty": d.qty, "amount_fen": d.amount_fen,
+                                "line_gap_fen": d.line_gap_fen, "gap_pct": str(d.gap_pct)}
             continue
         if old is not None:
             _void(uow, actor, old, "报单已更正")

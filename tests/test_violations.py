@@ -185,8 +185,9 @@ async def test_correction_re_evaluates_the_price(runtime, people):
     worse = await sales_service.correct_last(runtime.uow(), actor=alice, price=Decimal("22"), price_unit="pack")
     (v,) = worse.violations                                                   # ¥22/24 = 0.9167: 16.66 %
     assert v.level == 3 and v.evidence["gap_pct"] == "16.66" and v.id != first
-    same = await sales_service.correct_last(runtime.uow(), actor=alice, qty=Decimal("240"), qty_unit="瓶")
-    assert same.voided == () and [x.id for x in same.violations] == [v.id]    # nothing changed
+    same = await sales_service.correct_last(runtime.uow(), actor=alice, qty=Decimal("5"), qty_unit="箱")
+    assert same.voided == () and [x.id for x in same.violations] == [v.id]    # the same price: kept, evidence updated
+    assert (same.violations[0].evidence["qty"], same.violations[0].evidence["line_gap_fen"]) == (120, 2200)
     async with runtime.uow() as uow:
         sale = await uow.session.get(Sale, result.id)
         assert [f["violation_id"] for f in sale.flags] == [v.id]
