@@ -171,3 +171,16 @@ async def test_nudge_job_tells_partners_near_the_next_tier_once(deps, runtime, t
     assert await pushes(runtime) == []
     clock.set(datetime.fromisoformat("2027-01-01T10:00+08:00"))              # over: nothing
     assert await jobs.run_job(runtime, "rebate_nudge") == "rebate_nudge: 0 schemes closing, 0 nudged"
+
+
+async def test_a_sale_below_floor_counts_only_once_its_appeal_clears_it(deps, runtime, tmp_path):
+    await schemes(runtime, tmp_path, Q4W)
+    await say(deps, "报单 A100 200箱 30元 张三超市")
+    await say(deps, "确认")
+    await say(deps, "报单 A100 100箱 24元 李四超市")            # ¥1.00 a bottle, floor ¥1.10: flagged
+    await say(deps, "确认")
+    assert "累计销售额 ¥6,000.00" in await say(deps, "返利")
+    await say(deps, "申诉 1 客户是团购，总部特批价")
+    assert "累计销售额 ¥6,000.00" in await say(deps, "返利")   # appealed: still out
+    await say(deps, "裁定 1 撤销 已核实特批", "mgr")
+    assert "累计销售额 ¥8,400.00" in await say(deps, "返利")   # cleared: counts again
