@@ -29,7 +29,7 @@ KIND = "rebate_nudge"
 @dataclass(frozen=True)
 class NudgeResult:
     schemes: int     # schemes in their closing window today
-    nudged: int      # partner × scheme messages queued
+    nudged: int      # partner × scheme nudges queued (to the partner's owners and members)
 
 
 def in_window(scheme: SchemeInfo, today: date, last_days: int) -> bool:
@@ -89,7 +89,7 @@ async def nudge(uow: UnitOfWork) -> NudgeResult:
                 subject = f"{scheme.id}:{partner_id}:{st.now.next_tier.threshold}"
                 if (await uow.session.execute(_claim(uow, subject))).first() is None:
                     continue  # told before
-                await outbox.notify_partner(uow, partner_id=partner_id, text=text(st, today), kind="rebate")
-                nudged += 1
+                told = await outbox.notify_partner(uow, partner_id=partner_id, text=text(st, today), kind="rebate")
+                nudged += bool(told)  # a partner with nobody bound yet is passed over, not told later
         await uow.commit()
     return NudgeResult(len(schemes), nudged)
