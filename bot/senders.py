@@ -75,7 +75,15 @@ def recording_senders(sink: Sender) -> dict[str, Sender]:
 async def open_senders(runtime, stack: AsyncExitStack, *, fallback: Sender) -> dict[str, Sender]:
     """Senders for `runtime`: platform senders where configured (closed by `stack`), `fallback` for the rest.
 
-    Platform senders are added here when they exist: build the client, register its close
-    on `stack`, and put it in the map under its channel.
+    Each platform module (bot/platforms/) with `open_sender` builds its client, registers its close
+    on `stack` and returns its sender, or None when the platform is not configured.
     """
-    return recording_senders(fallback)
+    from . import platforms
+
+    senders = recording_senders(fallback)
+    for module in platforms.modules():
+        if hasattr(module, "open_sender"):
+            sender = await module.open_sender(runtime, stack)
+            if sender is not None:
+                senders[module.CHANNEL] = sender
+    return senders

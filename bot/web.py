@@ -34,8 +34,9 @@ health = APIRouter(tags=["operations"])
 
 def routers() -> list[APIRouter]:
     """Every router the app serves. Platform webhooks and /api/v1 are appended here."""
+    from . import platforms
     from .api import router as api_v1  # imported here: bot.api uses runtime_of from this module
-    return [health, api_v1]
+    return [health, api_v1, *(m.router for m in platforms.modules() if hasattr(m, "router"))]
 
 
 def worker_id() -> str:
@@ -179,6 +180,10 @@ async def _start_background(app: FastAPI, rt, stack: AsyncExitStack) -> None:
             log.warning("dispatcher did not stop in time; its leased rows will be retaken after the lease")
 
     stack.push_async_callback(stop_loop)
+    from . import platforms
+    for module in platforms.modules():
+        if hasattr(module, "start_background"):
+            await module.start_background(rt, stack)
     sched = start_scheduler(rt, worker=worker, on_outcome=m.job_outcome)
     stack.callback(stop_scheduler, sched)
     app.state.worker = worker
