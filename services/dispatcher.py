@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from storage.models import Outbox
 from storage.uow import UnitOfWork
 
-from .outbox import OutboundMessage
+from .outbox import OutboundMessage, fall_back, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +33,20 @@ PARALLEL_TARGETS = 8
 
 
 class SendError(Exception):
-    """A sender could not deliver; `retryable` says whether trying again can help."""
+    """A sender could not deliver; `retryable` says whether trying again can help.
 
-    def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None):
+    `fallback` means the message cannot reach this user on this channel at all (e.g. WeChat outside
+    the 48-hour window with no template): the row is dead here and the message goes to the user's
+    other identities, most recently active first, one channel at a time.
+    """
+
+    def __init__(self, reason: str, *, retryable: bool = True, retry_after: float | None = None,
+                 fallback: bool = False):
         super().__init__(reason)
         self.reason = reason
-        self.retryable = retryable
+        self.retryable = retryable and not fallback
         self.retry_after = retry_after
+        self.fallback = fallback
 
 
 class Sender(Protocol):
@@ -111,7 +118,7 @@ async def drain(uow_factory: Callable[[], UnitOfWork], senders: Mapping[str, Sen
                     await _release(uow_factory(), [r for m in batch[i:] for r in m.row_ids], worker=worker)
                     return
                 error = await _send(senders[msg.channel], msg, timeout=_send_timeout(uow_factory()))
-                outcomes.append(await _record(uow_factory(), msg, worker=worker, error=error))
+                outcomes.append(await _record(uow_factory(), msg, worker=worker, error=error, channels=senders))
 
     errors = [e for e in await asyncio.gather(*(one_target(b) for b in claim.batches), return_exceptions=True)
               if isinstance(e, BaseException)]
@@ -300,8 +307,10 @@ async def _send(sender: Sender, msg: Delivery, *, timeout: float) -> SendError |
         return SendError(f"{type(exc).__name__}: {exc}")
 
 
-async def _record(uow: UnitOfWork, msg: Delivery, *, worker: str, error: SendError | None) -> dict[str, int]:
-    """Marks the message's rows sent, rescheduled ("failed") or dead; returns rows by outcome."""
+async def _record(uow: UnitOfWork, msg: Delivery, *, worker: str, error: SendError | None,
+                  channels: Collection[str] = ()) -> dict[str, int]:
+    """Marks the message's rows sent, rescheduled ("failed") or dead (a `fallback` error passes each
+    row on to its user's next channel among `channels`); returns rows by outcome."""
     cfg = uow.settings.dispatcher
     async with uow:
         now = uow.now()
@@ -321,14 +330,19 @@ async def _record(uow: UnitOfWork, msg: Delivery, *, worker: str, error: SendErr
                 counts["sent"] += 1
                 continue
             row.attempts += 1
-            if not error.retryable:
-                row.status, row.last_error = "dead", f"rejected by {msg.channel}: {error.reason}"
+            reason = mask_secrets(error.reason)
+            if error.fallback:
+                row.status = "dead"
+                row.last_error = await fall_back(uow, row, reason=f"undeliverable on {msg.channel}: {reason}",
+                                                 channels=channels)
+            elif not error.retryable:
+                row.status, row.last_error = "dead", f"rejected by {msg.channel}: {reason}"
             elif row.attempts >= cfg.max_attempts:
-                row.status, row.last_error = "dead", f"gave up after {row.attempts} attempts: {error.reason}"
+                row.status, row.last_error = "dead", f"gave up after {row.attempts} attempts: {reason}"
             else:
                 delay = min(cfg.backoff_base_seconds * 2 ** min(row.attempts - 1, 30), cfg.backoff_max_seconds) \
                     + (error.retry_after or 0)
-                row.next_attempt_at, row.last_error = now + timedelta(seconds=delay), error.reason
+                row.next_attempt_at, row.last_error = now + timedelta(seconds=delay), reason
             counts["dead" if row.status == "dead" else "failed"] += 1
         await uow.commit()
     return counts

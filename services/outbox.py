@@ -6,6 +6,8 @@ manager whose regions cover it. Non-urgent messages inside quiet hours wait unti
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -79,6 +81,45 @@ async def identity_for(uow: UnitOfWork, user_id: int) -> ChatIdentity | None:
         select(ChatIdentity).where(ChatIdentity.user_id == user_id)
         .order_by(ChatIdentity.last_inbound_at.desc().nulls_last(), ChatIdentity.id.desc()))
     return rows.first()
+
+
+async def fall_back(uow: UnitOfWork, row: Outbox, *, reason: str, channels: Collection[str]) -> str:
+    """After `row` proved undeliverable on its channel (`reason`), queues the same message to the user's
+    most recently active identity on a channel not tried yet (one of `channels`, those with a sender);
+    returns the text to record as the row's `last_error`. The new row's payload carries the channels
+    tried and their reasons, so a dead end records every reason."""
+    payload = row.payload or {}
+    tried = [*payload.get("tried", []), row.channel]
+    reasons = [*payload.get("reasons", []), mask_secrets(reason)]
+    if row.user_id is None:
+        return "; ".join(reasons)
+    identities = await uow.session.scalars(
+        select(ChatIdentity).where(ChatIdentity.user_id == row.user_id, ChatIdentity.channel.not_in(tried),
+                                   ChatIdentity.channel.in_(list(channels)))
+        .order_by(ChatIdentity.last_inbound_at.desc().nulls_last(), ChatIdentity.id.desc()).limit(1))
+    identity = identities.first()
+    if identity is None:
+        return "; ".join([*reasons, "no other identity to try"])
+    new = enqueue(uow, channel=identity.channel, target=identity.chat_id or identity.external_id, text=row.text,
+                  kind=row.kind, urgent=row.urgent, buttons=tuple(payload.get("buttons") or ()),
+                  image_b64=payload.get("image_b64"), user_id=row.user_id)
+    new.payload = {**new.payload, "tried": tried, "reasons": reasons}
+    new.next_attempt_at = new.not_before  # it already waited out its merge window once
+    return f"{reasons[-1]}; passed on to {identity.channel}"
+
+
+_SECRETS = (
+    (re.compile(r"(?i)\b((?:key|access_token|secret|corpsecret|token)=)[^&\s'\"]+"), r"\1***"),
+    (re.compile(r"/bot\d+:[A-Za-z0-9_-]+"), "/bot***"),  # Telegram bot token in an API URL
+    (re.compile(r"\b\d{6,}:[A-Za-z0-9_-]{30,}\b"), "***"),  # a bare Telegram bot token
+)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with webhook keys, access tokens and bot tokens replaced by ***."""
+    for pattern, repl in _SECRETS:
+        text = pattern.sub(repl, text)
+    return text
 
 
 async def notify_user(uow: UnitOfWork, *, user_id: int, text: str, kind: str = "notice",
