@@ -184,3 +184,33 @@ async def notify_region(uow: UnitOfWork, *, region: str, text: str, kind: str = 
         if row is not None:
             out.append(row)
     return out
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """An outbox row as an operator sees it: where it goes, its state and why it is not delivered."""
+
+    id: int
+    channel: str
+    target: str  # a group's region rather than its webhook address; secrets masked
+    kind: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    text: str
+    last_error: str
+    user_id: int | None
+
+
+async def undelivered(uow: UnitOfWork, *, statuses: tuple[str, ...] = ("dead", "pending"),
+                      limit: int = 50) -> list[QueuedMessage]:
+    """The most recent undelivered rows (dead and/or pending), newest first."""
+    async with uow.reading() as reading:
+        rows = await reading.session.scalars(
+            select(Outbox).where(Outbox.status.in_(statuses)).order_by(Outbox.id.desc()).limit(limit))
+        return [QueuedMessage(id=r.id, channel=r.channel,
+                              target=str((r.payload or {}).get("group") or mask_secrets(r.target)),
+                              kind=r.kind, status=r.status, attempts=r.attempts, created_at=r.created_at,
+                              next_attempt_at=r.next_attempt_at, text=r.text, last_error=mask_secrets(r.last_error),
+                              user_id=r.user_id) for r in rows]

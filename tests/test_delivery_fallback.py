@@ -1,12 +1,23 @@
 """Undeliverable on one channel: the message falls back to the user's other identities; dead rows say why."""
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
+import httpx
+import pytest
 from sqlalchemy import select
 
+from bot.bootstrap import Runtime
+from bot.web import create_app
 from services import dispatcher, outbox
+from services.config import Settings
 from services.dispatcher import SendError
+from storage.db import make_engine
 from storage.models import ChatIdentity, Outbox, User
 
 
@@ -150,3 +161,77 @@ def test_mask_secrets_covers_access_tokens_and_bare_bot_tokens():
     assert outbox.mask_secrets("token 123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw bad") == "token *** bad"
     assert outbox.mask_secrets("errcode 40001 invalid credential, access_token=ABC is invalid") == \
         "errcode 40001 invalid credential, access_token=*** is invalid"
+
+
+# seeing them -----------------------------------------------------------------------------------
+
+async def test_undelivered_lists_dead_and_pending_with_why_and_never_a_webhook_key(make_rows_runtime):
+    runtime = make_rows_runtime
+    async with runtime.uow() as uow:
+        outbox.enqueue(uow, channel="telegram", target="1", text="rejected one", urgent=True)
+        await outbox.notify_region(uow, region="江苏", text="group alert", urgent=True)
+        await uow.commit()
+
+    class Refuses:
+        async def send(self, msg):
+            raise SendError(f"HTTP 500 from {msg.target}", retryable=msg.channel == "wecom_robot")
+
+    await dispatcher.drain(runtime.uow, {"telegram": Refuses(), "wecom_robot": Refuses()}, worker="w1")
+    async with runtime.uow() as uow:
+        outbox.enqueue(uow, channel="telegram", target="2", text="later")
+        await uow.commit()
+
+    listed = await outbox.undelivered(runtime.uow())
+    assert [(m.status, m.channel, m.target) for m in listed] == [
+        ("pending", "telegram", "2"), ("pending", "wecom_robot", "江苏"), ("dead", "telegram", "1")]
+    assert listed[1].last_error == "HTTP 500 from https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***"
+    assert listed[2].last_error == "rejected by telegram: HTTP 500 from 1" and listed[2].attempts == 1
+    assert [m.id for m in await outbox.undelivered(runtime.uow(), statuses=("dead",))] == [listed[2].id]
+    assert len(await outbox.undelivered(runtime.uow(), limit=1)) == 1
+
+
+@pytest.fixture
+async def make_rows_runtime(db_url, clock):
+    rt = Runtime(settings=Settings(database={"url": db_url}, groups={
+        "江苏": "wecom_robot:https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-secret"}),
+        engine=make_engine(db_url), clock=clock)
+    yield rt
+    await rt.dispose()
+
+
+def cli(db_url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARTNERBOT_")}
+    env["PARTNERBOT_DATABASE_URL"] = db_url
+    env["COLUMNS"] = "200"
+    exe = Path(sys.executable).with_name("partnerbot")
+    return subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+async def test_outbox_list_command_shows_why_each_message_is_undelivered(db_url, runtime, tmp_path):
+    async with runtime.uow() as uow:
+        outbox.enqueue(uow, channel="telegram", target="42", text="您的报备已通过", urgent=True)
+        outbox.enqueue(uow, channel="telegram", target="43", text="waiting")
+        await uow.commit()
+    await dispatcher.drain(runtime.uow, {"telegram": Unreachable("bot was blocked by the user")}, worker="w1")
+
+    result = await asyncio.to_thread(cli, db_url, "outbox", "list", "--status", "dead", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "undeliverable on telegram: bot was blocked by the user" in result.stdout
+    assert "您的报备已通过" in result.stdout and "waiting" not in result.stdout
+    both = await asyncio.to_thread(cli, db_url, "outbox", "list", "--limit", "5", cwd=tmp_path)
+    assert both.returncode == 0 and "waiting (merge window or quiet hours)" in both.stdout
+    bad = await asyncio.to_thread(cli, db_url, "outbox", "list", "--status", "sent", cwd=tmp_path)
+    assert bad.returncode != 0 and "sent" in bad.stderr
+
+
+async def test_metrics_count_dead_and_pending_rows(runtime):
+    async with runtime.uow() as uow:
+        outbox.enqueue(uow, channel="telegram", target="1", text="x", urgent=True)
+        outbox.enqueue(uow, channel="telegram", target="2", text="y")
+        await uow.commit()
+    await dispatcher.drain(runtime.uow, {"telegram": Unreachable("blocked")}, worker="w1")
+    app = create_app(runtime=runtime, start_background=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        text = (await c.get("/metrics")).text
+    assert 'partnerbot_outbox_status_rows{status="dead"} 1.0' in text
+    assert 'partnerbot_outbox_status_rows{status="pending"} 1.0' in text
