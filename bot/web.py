@@ -36,7 +36,8 @@ def routers() -> list[APIRouter]:
     """Every router the app serves. Platform webhooks and /api/v1 are appended here."""
     from . import platforms
     from .api import router as api_v1  # imported here: bot.api uses runtime_of from this module
-    return [health, api_v1, *(m.router for m in platforms.modules() if hasattr(m, "router"))]
+    from .files_web import router as files
+    return [health, api_v1, files, *(m.router for m in platforms.modules() if hasattr(m, "router"))]
 
 
 def worker_id() -> str:
@@ -80,16 +81,23 @@ async def metrics(request: Request) -> Response:
 class BodyLimit:
     """Refuses request bodies over `max_bytes` with 413, by Content-Length or while streaming."""
 
-    def __init__(self, app, *, max_bytes: int):
+    def __init__(self, app, *, max_bytes: int, prefix_limits: dict[str, int] | None = None):
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.prefix_limits = prefix_limits or {}
+
+    def limit_for(self, path: str) -> int:
+        """The cap for a request path: the longest matching prefix's, else the default."""
+        fitting = [p for p in self.prefix_limits if path.startswith(p)]
+        return self.prefix_limits[max(fitting, key=len)] if fitting else self.default_max
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_bytes = self.limit_for(scope.get("path", ""))
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await _too_large(send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            return await _too_large(send, max_bytes)
         seen, started, overflow = 0, False, False
 
         async def limited_receive():
@@ -97,7 +105,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     overflow = True
                     raise _TooLarge()
             return message
@@ -114,7 +122,7 @@ class BodyLimit:
         except _TooLarge:
             pass
         if overflow and not started:
-            await _too_large(send, self.max_bytes)
+            await _too_large(send, max_bytes)
 
 
 class _TooLarge(Exception):
@@ -151,7 +159,8 @@ def create_app(settings: Settings | None = None, *, runtime=None, start_backgrou
     app = FastAPI(title="partnerbot", lifespan=lifespan)
     app.state.metrics = app_metrics
     app.state.runtime = runtime
-    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.api.max_body_bytes,
+                       prefix_limits={"/upload/": settings.api.max_upload_bytes})
     for router in [*routers(), *extra_routers]:
         app.include_router(router)
     return app

@@ -40,6 +40,8 @@ class AppSection(BaseModel):
     invite_ttl_hours: int = Field(72, gt=0)
     claim_protection_days: int = Field(90, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
+    files_dir: str = "files"                  # where /export writes files and /import keeps uploads
+    link_ttl_minutes: int = Field(30, gt=0)   # how long a download or upload link from chat works
 
     @field_validator("timezone")
     @classmethod
@@ -181,6 +183,7 @@ class RebatesSection(BaseModel):
 class ApiSection(BaseModel):
     keys: list[str] = []
     max_body_bytes: int = Field(1_048_576, gt=0)
+    max_upload_bytes: int = Field(20_971_520, gt=0)   # a file uploaded through an /import link
 
 
 class Settings(BaseSettings):
