@@ -9,6 +9,7 @@ in every error reason.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Sequence
@@ -40,7 +41,8 @@ class TelegramApi:
     def __init__(self, *, token: str, api_base_url: str, poll_timeout: float = POLL_TIMEOUT):
         mask_in_logs(token)
         base = api_base_url.rstrip("/")
-        self.bot_id = token.partition(":")[0]
+        head = token.partition(":")[0]  # the bot's public id; never the secret part
+        self.bot_id = head if head.isdigit() else hashlib.sha256(token.encode()).hexdigest()[:12]
         self.poll_timeout = poll_timeout
         self._requests = (HTTPXRequest(connection_pool_size=16, read_timeout=15, write_timeout=15, connect_timeout=10),
                           HTTPXRequest(connection_pool_size=1, read_timeout=10, connect_timeout=10))
