@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.platforms import telegram
+from bot.senders import RecordingSink
 from bot.platforms._telegram_api import split_text, utf16_len
 from services import callback_tokens, dispatcher, identities, outbox
-from storage.models import Outbox
+from storage.models import ChatIdentity, Outbox, User
 from fake_telegram import FakeTelegram
 from test_telegram import TOKEN, make_runtime
 
@@ -193,3 +194,21 @@ async def test_expired_tokens_are_purged(rt, clock):
     clock.advance(days=2)
     assert await callback_tokens.purge_expired(rt.uow()) == 2
     assert await callback_tokens.purge_expired(rt.uow()) == 0
+
+
+async def test_a_user_who_blocked_the_bot_is_reached_on_another_channel(rt, senders, fake, clock):
+    async with rt.uow() as uow:
+        person = User(name="张三", role="member", created_at=clock.now())
+        uow.add(person)
+        await uow.session.flush()
+        uow.add(ChatIdentity(channel="telegram", external_id="5550001", chat_id="5550001", user_id=person.id,
+                             last_inbound_at=clock.now(), created_at=clock.now()))
+        uow.add(ChatIdentity(channel="console", external_id="zhang", chat_id="zhang", user_id=person.id,
+                             last_inbound_at=clock.now() - timedelta(days=3), created_at=clock.now()))
+        await outbox.notify_user(uow, user_id=person.id, text="库存偏低", urgent=True)
+        await uow.commit()
+    sink = RecordingSink()
+    fake.fail("sendMessage", status=403, description="Forbidden: bot was blocked by the user")
+    await dispatcher.drain(rt.uow, {**senders, "console": sink}, worker="tg-test", flush=True)
+    await dispatcher.drain(rt.uow, {**senders, "console": sink}, worker="tg-test", flush=True)
+    assert sink.records == [{"channel": "console", "target": "zhang", "text": "库存偏低"}]
