@@ -15,7 +15,7 @@ from bot.bootstrap import Runtime
 from bot.platforms import telegram
 from bot.web import create_app
 from handlers.catalog_cache import MATCHERS
-from services import demo, identities
+from services import demo, identities, outbox
 from services.actors import SYSTEM
 from services.config import Settings
 from storage.db import make_engine
@@ -302,3 +302,20 @@ async def test_polling_survives_a_failing_getupdates(db_url, clock, fake):
         assert [m for m, _ in fake.calls][:3] == ["deleteWebhook", "getUpdates", "getUpdates"]
     finally:
         await runtime.dispose()
+
+
+async def test_serve_shares_one_client_between_webhook_and_dispatcher_and_closes_it(db_url, fake):
+    settings = Settings(database={"url": db_url}, app={"quiet_hours": ""}, dispatcher={"interval_seconds": 0.02},
+                        telegram={"bot_token": TOKEN, "webhook_secret": SECRET, "api_base_url": fake.base_url})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        rt = app.state.runtime
+        assert id(rt) in telegram._APIS
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as web:
+            assert (await post(web, text_update("帮助"))).status_code == 200
+        async with rt.uow() as uow:
+            outbox.enqueue(uow, channel="telegram", target="-1001234567890", text="低库存 A100", urgent=True)
+            await uow.commit()
+        await wait_for(lambda: any(p["chat_id"] == "-1001234567890" for p in fake.of("sendMessage")))
+    assert telegram._APIS == {}
+    assert [p["chat_id"] for p in fake.of("sendMessage")] == [str(ALICE), "-1001234567890"]
