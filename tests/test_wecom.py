@@ -2,6 +2,7 @@
 the real app; replies and cards sent by the real client to a fake WeCom API on loopback."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import os
@@ -225,14 +226,22 @@ async def test_non_text_message_gets_a_polite_answer(web, fake):
 
 
 async def test_slow_handling_answers_in_time_and_replies_later(web, fake, monkeypatch):
-    monkeypatch.setattr(wecom, "ANSWER_WITHIN", 0.0)
+    real_handle = wecom.handle
+
+    async def slow_handle(deps, msg):
+        await asyncio.sleep(0.5)
+        return await real_handle(deps, msg)
+
+    monkeypatch.setattr(wecom, "ANSWER_WITHIN", 0.2)
+    monkeypatch.setattr(wecom, "handle", slow_handle)
     started = time.monotonic()
     r = await post(web, text_xml("slow", "帮助"))
-    assert r.status_code == 200 and time.monotonic() - started < 4
+    assert r.status_code == 200 and r.text == "" and time.monotonic() - started < 0.45
+    assert fake.texts_to("slow") == []  # answered before the work was done
     for _ in range(100):
         if fake.texts_to("slow"):
             break
-        await wecom.asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
     assert len(fake.texts_to("slow")) == 1
 
 
@@ -331,6 +340,22 @@ async def test_member_outside_the_app_falls_back_to_another_identity(rt, fake):
     async with rt.uow() as uow:
         dead = await uow.session.get(Outbox, row)
         assert dead.status == "dead" and "cannot be reached" in dead.last_error
+
+
+async def test_unreachable_wecom_keeps_the_message_for_later(db_url, clock, fake):
+    settings = settings_for(db_url, fake).model_copy(update={"wecom": settings_for(db_url, fake).wecom.model_copy(
+        update={"api_base_url": "http://127.0.0.1:9"})})
+    runtime = Runtime(settings=settings, engine=make_engine(db_url), clock=clock)
+    try:
+        async with AsyncExitStack() as stack:
+            sender = await wecom.open_sender(runtime, stack)
+            row_id = await push(runtime, text="稍后")
+            assert (await drain(runtime, sender)).failed == 1
+        async with runtime.uow() as uow:
+            waiting = await uow.session.get(Outbox, row_id)
+            assert waiting.status == "pending" and waiting.last_error == "WeCom unreachable (ConnectError)"
+    finally:
+        await runtime.dispose()
 
 
 async def test_other_errors_are_final_with_wecoms_reason(rt, fake):

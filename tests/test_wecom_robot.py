@@ -99,7 +99,7 @@ async def test_titled_text_goes_as_markdown_and_buttons_become_replies(robot, fa
     ((_, post),) = fake.robot_posts
     assert post == {"msgtype": "markdown", "markdown": {"content":
                     "**客户报备待审批 #12**\n南京好邻居商贸有限公司\n撞单：P002 的报备 #7\n"
-                    "请在企业微信应用中回复：「通过 #12」 / 「驳回 #12」"}}
+                    "请私聊助手回复：「通过 #12」 / 「驳回 #12」"}}
 
 
 async def test_text_with_markdown_characters_stays_text_and_long_text_is_split(robot, fake):
@@ -152,6 +152,20 @@ async def test_key_is_masked_in_reasons_and_logs(make, fake, caplog):
     assert dead.last_error.startswith("rejected by wecom_robot: robot of 江苏: invalid webhook url")
     assert "secret-key-9" not in dead.last_error and "secret-key-9" not in caplog.text
     assert "key=***" in caplog.text
+
+
+async def test_unreachable_robot_is_retried_and_a_bad_address_is_not(make, fake):
+    rt, sender = await make(groups={"江苏": "wecom_robot:http://127.0.0.1:9/cgi-bin/webhook/send?key=k",
+                                    "浙江": "wecom_robot:https://example.invalid/no-key"})
+    down = await alert(rt)
+    async with rt.uow() as uow:
+        (bad,) = await outbox.notify_region(uow, region="浙江-杭州", text="x", urgent=True)
+        await uow.commit()
+    result = await drain(rt, sender)
+    assert (result.failed, result.dead) == (1, 1)
+    waiting, dead = await row(rt, down), await row(rt, bad.id)
+    assert waiting.status == "pending" and waiting.last_error == "robot of 江苏: unreachable (ConnectError)"
+    assert dead.status == "dead" and "not a robot webhook address" in dead.last_error
 
 
 # --- rate limits ------------------------------------------------------------------------------

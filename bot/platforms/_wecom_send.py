@@ -97,8 +97,8 @@ class SentParts:
 def send_error(exc: WecomError, *, userid: str) -> SendError:
     """What the dispatcher should do about a WeCom failure."""
     code = exc.errcode
-    if code is None:  # unreachable, HTTP error, not JSON
-        return SendError(exc.reason, retryable=exc.status is None or exc.status >= 500 or exc.status == 429)
+    if code is None:  # unreachable, or not WeCom answering (it always answers 200 with an errcode)
+        return SendError(exc.reason)
     if code in RETRY_LATER:
         return SendError(exc.reason, retry_after=RETRY_LATER[code])
     if code in MISCONFIGURED:  # an administrator can fix it; the messages wait

@@ -111,8 +111,7 @@ class RobotSender:
                     self._window.block(robot, BACK_OFF_SECONDS)
                     raise SendError(f"robot of {shown}: frequency limit (45009), backing off",
                                     retry_after=BACK_OFF_SECONDS) from None
-                retryable = exc.errcode == -1 or (exc.errcode is None and (exc.status is None or exc.status >= 500
-                                                                           or exc.status == 429))
+                retryable = exc.errcode in (None, -1)  # unreachable, not WeCom answering, or busy
                 raise SendError(f"robot of {shown}: {exc.reason}", retryable=retryable) from None
             self._window.note(robot)
             self._sent.mark(key, i + 1)
@@ -140,10 +139,10 @@ def robot_key(url: str) -> str | None:
 
 def render(text: str, buttons: tuple[str, ...] = ()) -> list[dict]:
     """The robot posts for a text: one markdown post when it suits, else text posts of ≤ 2048 bytes.
-    Robots have no buttons: a message's choices become a line naming the replies to send the app."""
+    Robots have no buttons: a message's choices become a line naming the replies to send the bot."""
     body = (text or "").strip()
     if buttons:
-        body += "\n请在企业微信应用中回复：" + " / ".join(f"「{b}」" for b in buttons)
+        body += "\n请私聊助手回复：" + " / ".join(f"「{b}」" for b in buttons)
     markdown = as_markdown(body)
     if markdown is not None:
         return [{"msgtype": "markdown", "markdown": {"content": markdown}}]
