@@ -188,7 +188,7 @@ async def test_bind_report_and_confirm_by_card_button_makes_one_sale(web, rt, fa
     assert await sales(rt) == 1
     assert any("已记录报单" in t for t in fake.texts_to("zhangsan"))
     assert fake.card_updates == [{"userids": ["zhangsan"], "agentid": AGENT_ID, "response_code": code,
-                                  "button": {"replace_name": "已确认"}}]
+                                  "button": {"replace_name": "已选：确认"}}]
 
     sent_before = len(fake.sent)
     for _ in range(2):  # WeCom retries the click callback: nothing runs twice

@@ -223,11 +223,12 @@ async def _handle(runtime, event: InboundMessage | Click) -> _Handled:
 
 
 def decided_label(button_text: str) -> str:
-    """What a card's buttons become once one was pressed: 确认 → 已确认, 通过 #12 → 已通过 #12."""
+    """What a card's buttons become once one was pressed: the choice, whatever came of it (the reply
+    says that): 确认 → 已选：确认."""
     text = button_text.strip()
     if text and "\u4e00" <= text[0] <= "\u9fff":
-        return text if text.startswith("已") else "已" + text
-    return f"✓ {text}"
+        return f"已选：{text}"
+    return f"Chosen: {text}"
 
 
 async def _send_replies(runtime, event: InboundMessage | Click, work: asyncio.Task) -> None:
