@@ -2,8 +2,8 @@
 
 It hands out access tokens from /cgi-bin/stable_token the way WeChat does (normal mode: the
 current token while it lives; force_refresh: a new one, the old one dead), refuses dead tokens with
-40001 and expired ones with 42001, and answers the customer-service (45015 for openids in
-`closed`), template and media-upload endpoints. `calls` holds (path, body) in order.
+40001 and expired ones with 42001 (noted in `refused`), and answers the customer-service (45015 for
+openids in `closed`), template and media-upload endpoints. `calls` holds (path, body) in order.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class FakeWechat:
         self.reset()
 
     def reset(self) -> None:
-        self.calls: list[tuple[str, dict]] = []
+        self.calls: list[tuple[str, dict]] = []     # calls made with a valid token
+        self.refused: list[tuple[str, int]] = []    # (path, errcode) of calls refused for their token
         self.token_requests: list[dict] = []
         self.current: str | None = None
         self.dead: set[str] = set()
@@ -78,11 +79,13 @@ class FakeWechat:
             else:
                 body = json.loads(await request.body() or b"{}")
             full = f"/cgi-bin/{path}"
-            self.calls.append((full, body))
             if token in self.expired:
+                self.refused.append((full, 42001))
                 return {"errcode": 42001, "errmsg": "access_token expired"}
             if token != self.current or token in self.dead:
+                self.refused.append((full, 40001))
                 return {"errcode": 40001, "errmsg": "invalid credential"}
+            self.calls.append((full, body))
             if full == "/cgi-bin/message/custom/send":
                 if body.get("touser") in self.closed:
                     return {"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"}

@@ -36,7 +36,7 @@ class WechatApi:
         self.http = http
         self._app_id = app_id
         self._secret = app_secret
-        self.tokens = TokenStore(uow_factory, app_id=app_id, fetch=self._stable_token)
+        self.tokens = TokenStore(uow_factory, app_id=app_id, secret=app_secret, fetch=self._stable_token)
 
     async def call(self, path: str, *, json: dict | None = None, params: dict | None = None,
                    files: dict | None = None) -> dict:

@@ -9,11 +9,15 @@ to appear instead of stampeding the endpoint.
 
 A token WeChat calls invalid (40001/42001/40014) is replaced with a forced refresh, but only if it is
 still the stored one: when another worker already replaced it, its token is used as it is (forced
-refreshes are limited to 20 a day, 30 s apart). The token and the secret are never logged.
+refreshes are limited to 20 a day, 30 s apart). The token is stored encrypted with a key derived
+from the app secret (every worker has it; a database dump or a driver's debug log does not give
+a working token). The token and the secret are never logged.
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 import time
 import uuid
@@ -21,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -50,9 +55,10 @@ class _Token:
 class TokenStore:
     """The shared access token of one app id; `fetch` calls stable_token."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, app_id: str, fetch: Fetch):
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, app_id: str, secret: str, fetch: Fetch):
         self._uow = uow_factory
         self._fetch = fetch
+        self._box = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"wechat-token:{app_id}:{secret}".encode()).digest()))
         self.key = f"wechat:token:{app_id}"
         self._lock_key = self.key + ":lock"
         self._memory: _Token | None = None
@@ -108,16 +114,23 @@ class TokenStore:
 
     async def _read(self) -> _Token | None:
         async with self._uow().reading() as ro:
-            row = await ro.session.scalar(select(CacheEntry).where(CacheEntry.key == self.key))
-            return _Token(row.value, row.expires_at) if row is not None else None
+            row = (await ro.session.execute(select(CacheEntry.value, CacheEntry.expires_at)
+                                            .where(CacheEntry.key == self.key))).first()
+        if row is None:
+            return None
+        try:
+            return _Token(self._box.decrypt(row.value.encode()).decode(), row.expires_at)
+        except InvalidToken:  # stored under another secret: as good as none
+            return None
 
     async def _write(self, value: str, expires_in: int) -> _Token:
         uow = self._uow()
         async with uow:
             token = _Token(value, uow.now() + timedelta(seconds=expires_in))
-            stmt = _insert(uow).values(key=self.key, value=value, expires_at=token.expires_at)
+            sealed = self._box.encrypt(value.encode()).decode()
+            stmt = _insert(uow).values(key=self.key, value=sealed, expires_at=token.expires_at)
             await uow.session.execute(stmt.on_conflict_do_update(
-                index_elements=[CacheEntry.key], set_={"value": value, "expires_at": token.expires_at}))
+                index_elements=[CacheEntry.key], set_={"value": sealed, "expires_at": token.expires_at}))
             await uow.commit()
         return token
 
