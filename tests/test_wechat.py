@@ -289,3 +289,21 @@ async def test_pending_answers_are_finished_into_the_outbox_at_shutdown(rt, cloc
         assert await WechatUser(c, clock).say("帮助") is None
     await _wechat_answer.wait_pending(5)
     assert [r.kind for r in await outbox_rows(rt)] == ["reply"]
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+def test_a_line_longer_than_a_message_is_cut_between_characters():
+    from bot.platforms._wechat_protocol import split_text
+    line = "张" * 1000  # 3,000 bytes
+    pieces = split_text(f"标题\n{line}\n结尾")
+    assert all(len(p.encode()) <= 2048 for p in pieces) and "".join(pieces).replace("\n", "") == f"标题{line}结尾"
+    assert split_text("") == [] and split_text("短消息") == ["短消息"]
+
+
+async def test_reply_text_cannot_break_out_of_its_cdata(rt, plain_rt, clock, handler):
+    tricky = "客户：A]]></Content><MsgType>news</MsgType><Content><![CDATA[x"
+    handler(replies=[Reply(tricky)])
+    for runtime, safe in ((rt, True), (plain_rt, False)):
+        async with app_client(runtime) as c:
+            assert await WechatUser(c, clock, safe=safe).say("报单") == tricky

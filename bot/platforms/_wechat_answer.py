@@ -87,7 +87,11 @@ class Answerer:
         loop.call_later(KEEP_DECISION_SECONDS + timeout, self._forget, msg.message_id, call)
         task = spawn(self._run(msg))
         try:
-            done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+            try:
+                done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
+            except asyncio.CancelledError:  # the request went away: the answer still goes, later
+                self._defer(msg, task)
+                raise
             if task in done:
                 if task.exception() is not None:  # handle answers its own failures; this is a last guard
                     log.error("wechat message %s failed", msg.message_id, exc_info=task.exception())
@@ -97,11 +101,14 @@ class Answerer:
                     call.passive = outcome.texts[0] if outcome.texts else None
                     await self._queue(msg, outcome.texts[1:], outcome.images, first=1)
                 return call.passive
-            spawn(self._mark_deferred(msg.message_id))
-            spawn(self._deliver_later(msg, task))
+            self._defer(msg, task)
             return None
         finally:
             call.decided.set()
+
+    def _defer(self, msg: InboundMessage, task: asyncio.Task) -> None:
+        spawn(self._mark_deferred(msg.message_id))
+        spawn(self._deliver_later(msg, task))
 
     def _forget(self, message_id: str, call: _Call) -> None:
         if self.calls.get(message_id) is call:
@@ -133,14 +140,19 @@ class Answerer:
         pieces += [(f"wechat:reply:{msg.message_id}:img{i}", "", png) for i, png in enumerate(images)]
         if not pieces:
             return
+        failure: BaseException | None = None
         for attempt in range(3):
             try:
                 await self._queue_once(msg, pieces)
                 return
             except (IntegrityError, OperationalError) as exc:  # another worker queued them just now; look again
-                log.info("wechat message %s: queueing again after %s", msg.message_id, type(exc).__name__)
+                failure = exc
                 await asyncio.sleep(0.05 * (attempt + 1))
-        log.error("wechat message %s: could not queue %d piece(s) of its answer", msg.message_id, len(pieces))
+            except Exception as exc:  # noqa: BLE001 - the passive reply still goes; the loss is logged
+                failure = exc
+                break
+        log.error("wechat message %s: could not queue %d piece(s) of its answer", msg.message_id, len(pieces),
+                  exc_info=failure)
 
     async def _queue_once(self, msg: InboundMessage, pieces: list[tuple[str, str, bytes | None]]) -> None:
         uow = self.runtime.uow()

@@ -90,6 +90,8 @@ def parse(xml: str) -> BaseMessage:
     fields = safe_fields(xml)
     if not fields.get("MsgType") or not fields.get("FromUserName"):
         raise Refused(400, "not a WeChat message: MsgType or FromUserName missing")
+    if not fields.get("CreateTime", "").isdigit() or not fields.get("MsgId", "0").isdigit():
+        raise Refused(400, "not a WeChat message: CreateTime or MsgId is not a number")
     return parse_message(xml)
 
 
