@@ -140,6 +140,12 @@ async def test_oversized_callback_is_413(web):
     r = await web.post("/wecom/callback", params=query, content=b"<xml>" + b"x" * 70_000 + b"</xml>")
     assert r.status_code == 413
 
+    async def streamed():  # no Content-Length
+        for _ in range(10):
+            yield b"x" * 10_000
+    r = await web.post("/wecom/callback", params=query, content=streamed())
+    assert r.status_code == 413
+
 
 async def test_dtd_and_entities_are_refused(web, fake):
     query, body = sealed(text_xml("alice", "帮助"))

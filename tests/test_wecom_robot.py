@@ -168,6 +168,20 @@ async def test_unreachable_robot_is_retried_and_a_bad_address_is_not(make, fake)
     assert dead.status == "dead" and "not a robot webhook address" in dead.last_error
 
 
+async def test_no_robot_sender_without_a_robot_in_the_configuration(db_url, clock):
+    runtime = Runtime(settings=Settings(database={"url": db_url}, groups={"浙江": "telegram:-100123"}),
+                      engine=make_engine(db_url), clock=clock)
+    try:
+        async with AsyncExitStack() as stack:
+            assert await wecom_robot.open_sender(runtime, stack) is None  # the console sink stands in
+            head_office = runtime.settings.model_copy(update={"pricing": runtime.settings.pricing.model_copy(
+                update={"head_office": "wecom_robot:https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"})})
+            runtime.settings = head_office
+            assert await wecom_robot.open_sender(runtime, stack) is not None
+    finally:
+        await runtime.dispose()
+
+
 # --- rate limits ------------------------------------------------------------------------------
 
 async def test_45009_backs_off_a_minute_then_delivers_once(robot, fake, clock):

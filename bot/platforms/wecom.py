@@ -75,10 +75,16 @@ class Click:
 # --- inbound ------------------------------------------------------------------------------------
 
 def _crypto(settings) -> WeChatCrypto | None:
+    """The callback's crypto, or None when [wecom] token, aes_key and corp_id are not all set (or the
+    aes_key is not an EncodingAESKey)."""
     w = settings.wecom
     if not (w.token and w.aes_key and w.corp_id):
         return None
-    return WeChatCrypto(w.token, w.aes_key, w.corp_id)
+    try:
+        return WeChatCrypto(w.token, w.aes_key, w.corp_id)
+    except Exception:  # noqa: BLE001 - wechatpy asserts on a key that does not decode to 32 bytes
+        log.error("[wecom] aes_key is not a valid EncodingAESKey (43 characters); WeCom callbacks are refused")
+        return None
 
 
 def _signed(token: str, timestamp: str, nonce: str, data: str, signature: str) -> bool:
@@ -117,7 +123,10 @@ async def receive(request: Request, msg_signature: str = "", timestamp: str = ""
     crypto = _crypto(runtime.settings)
     if crypto is None:
         return PlainTextResponse("WeCom is not configured", status_code=404)
-    body = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_CALLBACK_BYTES:
+        return PlainTextResponse(f"body over {MAX_CALLBACK_BYTES} bytes", status_code=413)
+    body = await request.body()  # (the app's BodyLimit stops a stream with no or a false length at 1 MB)
     if len(body) > MAX_CALLBACK_BYTES:
         return PlainTextResponse(f"body over {MAX_CALLBACK_BYTES} bytes", status_code=413)
     try:

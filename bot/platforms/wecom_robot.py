@@ -44,8 +44,13 @@ _MARKDOWN_CHARS = re.compile(r"[*_`\[\]<>~|]|^\s*[#>\-+]|^\s*\d+\.\s", re.MULTIL
 mask_http_logs()
 
 
-async def open_sender(runtime, stack: AsyncExitStack) -> RobotSender:
-    """The robot sender: robots need no app credentials, every target carries its own webhook key."""
+async def open_sender(runtime, stack: AsyncExitStack) -> RobotSender | None:
+    """The robot sender when some configured target is a robot ([groups], [pricing] head_office), else
+    None. Robots need no app credentials: every target carries its own webhook key."""
+    settings = runtime.settings
+    targets = [*settings.groups.values(), getattr(getattr(settings, "pricing", None), "head_office", "")]
+    if not any(str(t).startswith(f"{CHANNEL}:") for t in targets):
+        return None
     client = httpx.AsyncClient()
     stack.push_async_callback(client.aclose)
     return RobotSender(client, clock=runtime.clock)
