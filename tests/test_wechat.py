@@ -307,3 +307,13 @@ async def test_reply_text_cannot_break_out_of_its_cdata(rt, plain_rt, clock, han
     for runtime, safe in ((rt, True), (plain_rt, False)):
         async with app_client(runtime) as c:
             assert await WechatUser(c, clock, safe=safe).say("报单") == tricky
+
+
+async def test_an_unusable_aes_key_refuses_every_callback_instead_of_falling_back_to_plaintext(db_url, clock,
+                                                                                             fake_wechat, handler):
+    counting = handler()
+    async with wechat_runtime(db_url, fake_wechat.base_url, clock) as runtime:
+        runtime.settings.wechat.aes_key = "!" * 43
+        async with app_client(runtime) as c:
+            plain = await WechatUser(c, clock, safe=False).post(text_xml("oX", "库存", next_msg_id(), 1794963600))
+    assert plain.status_code == 403 and counting.calls == []

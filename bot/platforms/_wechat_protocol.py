@@ -54,8 +54,14 @@ def safe_fields(body: bytes | str) -> dict[str, str]:
 
 
 def crypto_for(token: str, aes_key: str, app_id: str) -> WeChatCrypto | None:
-    """wechatpy's crypto for safe mode, or None in plaintext mode (no EncodingAESKey)."""
-    return WeChatCrypto(token, aes_key, app_id) if aes_key else None
+    """wechatpy's crypto for safe mode, or None in plaintext mode (no EncodingAESKey); ValueError for a
+    key that is not base64 of 32 bytes."""
+    if not aes_key:
+        return None
+    try:
+        return WeChatCrypto(token, aes_key, app_id)
+    except (AssertionError, ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+        raise ValueError("[wechat] aes_key is not a valid EncodingAESKey (43 characters of base64)") from exc
 
 
 def decrypt(crypto: WeChatCrypto | None, token: str, outer: dict[str, str], *, msg_signature: str | None,

@@ -61,6 +61,7 @@ async def echo_check(request: Request, signature: str = "", timestamp: str = "",
     """The URL check of the WeChat admin console: echoes `echostr` when the signature is ours."""
     cfg = runtime_of(request).settings.wechat
     try:
+        _channel(request).check()
         if msg_signature:  # safe mode with an encrypted echostr
             plain = decrypt_echo(_channel(request).crypto, cfg.token, msg_signature=msg_signature,
                                  timestamp=timestamp, nonce=nonce, echostr=echostr)
@@ -81,6 +82,7 @@ async def callback(request: Request) -> Response:
     timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
     channel = _channel(request)
     try:
+        channel.check()
         verify(cfg.token, q.get("signature"), timestamp, nonce)
         _check_fresh(timestamp, runtime.clock.now().timestamp())
         body = await _read_capped(request)
@@ -133,8 +135,17 @@ class _Channel:
 
         cfg = runtime.settings.wechat
         self.runtime = runtime
-        self.crypto = crypto_for(cfg.token, cfg.aes_key, cfg.app_id)
+        self.problem = "" if cfg.token else "[wechat] token is not configured"
+        try:
+            self.crypto = crypto_for(cfg.token, cfg.aes_key, cfg.app_id)
+        except ValueError as exc:  # refuse every callback rather than fall back to plaintext
+            self.crypto, self.problem = None, str(exc)
+            log.error("wechat callbacks refused: %s", exc)
         self.answerer = Answerer(runtime, make_deps(runtime), _handler)
+
+    def check(self) -> None:
+        if self.problem:
+            raise Refused(403, self.problem)
 
     async def answer(self, openid: str, text: str, message_id: str, kind: str, message) -> str | None:
         msg = InboundMessage(channel=CHANNEL, user_id=openid, chat_id=openid, text=text, message_id=message_id,
