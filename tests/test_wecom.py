@@ -23,7 +23,7 @@ from services import demo, dispatcher, identities, outbox
 from services.actors import SYSTEM
 from services.config import Settings
 from storage.db import make_engine
-from storage.models import Outbox, Sale
+from storage.models import CacheEntry, Outbox, Sale
 
 CORP_ID = "wwcorp"
 AGENT_ID = 1000002
@@ -275,6 +275,9 @@ async def test_one_token_is_shared_by_two_runtimes_and_refreshed_when_refused(db
         await push(runtimes[1], text="two")
         assert (await drain(runtimes[1], second)).sent == 1
         assert fake.token_fetches == 1  # the second worker used the token the first one stored
+        async with runtimes[0].uow() as uow:
+            (stored,) = await uow.session.scalars(select(CacheEntry.value))
+        assert "tok-1" not in stored  # sealed with a key derived from the app secret
 
         if stale_code == 42001:
             fake.expire_tokens()

@@ -1,7 +1,8 @@
 """The WeCom app's server API (企业微信自建应用): access token, app messages, media upload, card updates.
 
 One access token per app (corp_id + agent_id) is shared by every worker through the database
-(`services.shared_cache`). A call refused for a stale token (40014, 42001, 42009) drops that token —
+(`services.shared_cache`), stored encrypted with a key derived from the app's secret, so the table
+alone does not hand out a usable token. A call refused for a stale token (40014, 42001, 42009) drops that token —
 only if it is still the stored one, so a token another worker just fetched survives — and is retried
 once with a fresh one. Every failure is a `WecomError`; no secret (corp secret, access token, robot
 key) ever reaches a log line or an error text.
@@ -9,11 +10,14 @@ key) ever reaches a log line or an error text.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from cryptography.fernet import Fernet, InvalidToken
 
 from services import shared_cache
 from services.outbox import mask_secrets
@@ -86,6 +90,8 @@ class WecomApi:
         self._uow = uow_factory
         self._client = client
         self._fetching = asyncio.Lock()
+        self._box = Fernet(base64.urlsafe_b64encode(
+            hashlib.sha256(f"wecom-token:{corp_id}:{agent_id}:{secret}".encode()).digest()))
 
     @property
     def cache_key(self) -> str:
@@ -95,9 +101,11 @@ class WecomApi:
         """A valid access token: the shared one, else a fresh one from gettoken. `refused`: a token
         WeCom just refused, dropped from the cache unless another worker has replaced it already."""
         if refused is not None:
-            await shared_cache.drop(self._uow(), key=self.cache_key, value=refused)
+            stored = await shared_cache.get(self._uow(), key=self.cache_key)
+            if stored is not None and self._open(stored) == refused:
+                await shared_cache.drop(self._uow(), key=self.cache_key, value=stored)
         async with self._fetching:  # concurrent sends of this worker wait for one fetch
-            cached = await shared_cache.get(self._uow(), key=self.cache_key)
+            cached = self._open(await shared_cache.get(self._uow(), key=self.cache_key))
             if cached is not None and cached != refused:
                 return cached
             data = await self._request("GET", "/cgi-bin/gettoken",
@@ -106,9 +114,19 @@ class WecomApi:
             if not token:
                 raise WecomError("gettoken answered without an access token")
             ttl = max(60, int(data.get("expires_in") or 7200) - TOKEN_MARGIN_SECONDS)
-            await shared_cache.put(self._uow(), key=self.cache_key, value=token, ttl_seconds=ttl)
+            await shared_cache.put(self._uow(), key=self.cache_key, value=self._box.encrypt(token.encode()).decode(),
+                                   ttl_seconds=ttl)
             log.info("WeCom access token refreshed for agent %s (valid %ds)", self.agent_id, ttl)
             return token
+
+    def _open(self, sealed: str | None) -> str | None:
+        """The token in a cache value, or None (none stored, or sealed with another secret)."""
+        if sealed is None:
+            return None
+        try:
+            return self._box.decrypt(sealed.encode()).decode()
+        except InvalidToken:
+            return None
 
     async def call(self, method: str, path: str, *, json: dict | None = None, files: Any = None,
                    params: dict | None = None) -> dict:
