@@ -43,7 +43,8 @@ class FakeTelegram:
         return [params for name, params in self.calls if name == method]
 
     def sent_texts(self) -> list[str]:
-        return [p.get("text") or p.get("caption") or "" for name, p in self.calls if name in ("sendMessage", "sendPhoto")]
+        sends = [p for name, p in self.calls if name in ("sendMessage", "sendPhoto")]
+        return [p.get("text") or p.get("caption") or "" for p in sends]
 
     # --- the server ---------------------------------------------------------------------------
 

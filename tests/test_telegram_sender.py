@@ -18,7 +18,8 @@ from storage.models import ChatIdentity, Outbox, User
 from fake_telegram import FakeTelegram
 from test_telegram import TOKEN, make_runtime
 
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
+                       "AAAABJRU5ErkJggg==")
 
 
 @pytest.fixture
@@ -53,8 +54,8 @@ async def queue(rt, target: str, text: str, **kw) -> int:
 
 async def row_state(rt, row_id: int) -> tuple:
     async with rt.uow() as uow:
-        return tuple((await uow.session.execute(select(
-            Outbox.status, Outbox.attempts, Outbox.next_attempt_at, Outbox.last_error).where(Outbox.id == row_id))).one())
+        columns = (Outbox.status, Outbox.attempts, Outbox.next_attempt_at, Outbox.last_error)
+        return tuple((await uow.session.execute(select(*columns).where(Outbox.id == row_id))).one())
 
 
 async def drain(rt, senders) -> dispatcher.DrainResult:
