@@ -36,6 +36,8 @@ class AppSection(BaseModel):
     locale: str = "zh-CN"
     undo_window_hours: int = Field(24, ge=0)
     quiet_hours: str = "22:00-08:00"
+    # per target: a [groups] region, "channel:address" or "user:NAME" → its own quiet hours ("" = never quiet)
+    quiet_hours_by_target: dict[str, str] = {}
     merge_window_seconds: int = Field(60, ge=0)
     invite_ttl_hours: int = Field(72, gt=0)
     claim_protection_days: int = Field(90, gt=0)
@@ -64,6 +66,14 @@ class AppSection(BaseModel):
     def _quiet(cls, v: str) -> str:
         if v and not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", v):
             raise ValueError("must look like 22:00-08:00, or be empty")
+        return v
+
+    @field_validator("quiet_hours_by_target")
+    @classmethod
+    def _quiet_targets(cls, v: dict[str, str]) -> dict[str, str]:
+        for target, spec in v.items():
+            if spec and not re.fullmatch(r"\d{2}:\d{2}-\d{2}:\d{2}", spec):
+                raise ValueError(f"{target!r}: must look like 22:00-08:00, or be empty")
         return v
 
 
