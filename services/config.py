@@ -98,6 +98,7 @@ class WechatSection(BaseModel):
     aes_key: str = ""
     api_base_url: str = "https://api.weixin.qq.com"
     templates: dict[str, str] = {}
+    reply_deadline_seconds: float = Field(4.0, gt=0, lt=5)   # then answer empty and send the reply later
 
     @field_validator("aes_key")
     @classmethod

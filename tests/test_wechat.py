@@ -232,7 +232,7 @@ async def test_retry_while_the_first_is_in_flight_runs_the_handler_once(rt, cloc
 
 async def test_slow_answer_is_empty_at_once_then_sent_by_customer_service(rt, clock, handler, fake_wechat,
                                                                           monkeypatch):
-    monkeypatch.setattr(wechat, "REPLY_DEADLINE", 0.2)
+    monkeypatch.setattr(rt.settings.wechat, "reply_deadline_seconds", 0.2)
     counting = handler(delay=0.6)
     async with app_client(rt) as c:
         user = WechatUser(c, clock)
@@ -283,7 +283,7 @@ async def test_buttons_become_a_reply_hint_unless_the_text_says_so(rt, clock, ha
 
 
 async def test_pending_answers_are_finished_into_the_outbox_at_shutdown(rt, clock, handler, monkeypatch):
-    monkeypatch.setattr(wechat, "REPLY_DEADLINE", 0.05)
+    monkeypatch.setattr(rt.settings.wechat, "reply_deadline_seconds", 0.05)
     handler(delay=0.3)
     async with app_client(rt) as c:
         assert await WechatUser(c, clock).say("帮助") is None

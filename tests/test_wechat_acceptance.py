@@ -9,7 +9,6 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bot.platforms import wechat
 from handlers.catalog_cache import MATCHERS
 from services import demo, dispatcher, identities
 from services.actors import SYSTEM
@@ -98,7 +97,8 @@ async def test_confirmation_retried_twice_across_workers_makes_one_sale(workers,
 async def test_confirmation_past_the_window_is_answered_once_by_customer_service(workers, clock, slow_confirmation,
                                                                                   fake_wechat, monkeypatch):
     a, b = workers
-    monkeypatch.setattr(wechat, "REPLY_DEADLINE", 0.3)
+    for worker in workers:
+        monkeypatch.setattr(worker.settings.wechat, "reply_deadline_seconds", 0.3)
     slow_confirmation(0.8)
     async with app_client(a) as ca, app_client(b) as cb:
         user_a, user_b = WechatUser(ca, clock), WechatUser(cb, clock)

@@ -32,7 +32,6 @@ from ._wechat_sender import WechatSender
 log = logging.getLogger("partnerbot.wechat")
 
 CHANNEL = "wechat"
-REPLY_DEADLINE = 4.0          # seconds; WeChat gives up (and retries) after 5
 MAX_BODY_BYTES = 64 * 1024    # a WeChat callback is a few hundred bytes
 MAX_CLOCK_SKEW = 600          # seconds between a callback's timestamp and our clock
 SHUTDOWN_WAIT = 10.0
@@ -150,7 +149,7 @@ class _Channel:
     async def answer(self, openid: str, text: str, message_id: str, kind: str, message) -> str | None:
         msg = InboundMessage(channel=CHANNEL, user_id=openid, chat_id=openid, text=text, message_id=message_id,
                              kind=kind, raw=dict(message._data))
-        timeout = float(getattr(self.runtime.settings.wechat, "reply_deadline_seconds", REPLY_DEADLINE))
+        timeout = self.runtime.settings.wechat.reply_deadline_seconds
         return await self.answerer.answer(msg, timeout=timeout)
 
 
