@@ -9,6 +9,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from bot.platforms import wechat
 from handlers.catalog_cache import MATCHERS
 from services import demo, dispatcher, identities
 from services.actors import SYSTEM
