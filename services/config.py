@@ -116,6 +116,13 @@ class WecomSection(BaseModel):
     aes_key: str = ""
     api_base_url: str = "https://qyapi.weixin.qq.com"
 
+    @field_validator("aes_key")
+    @classmethod
+    def _aes(cls, v: str) -> str:
+        if v and len(v) != 43:
+            raise ValueError("EncodingAESKey must be 43 characters")
+        return v
+
 
 class TelegramSection(BaseModel):
     bot_token: str = ""
