@@ -1,14 +1,21 @@
-"""Engine construction: URL mapping to async drivers, SQLite WAL, busy timeout, BEGIN IMMEDIATE."""
+"""Engine construction: URL mapping to async drivers, SQLite WAL, busy timeout, BEGIN IMMEDIATE.
+
+SQLite runs on the event loop's thread (storage/sqlite_inline.py): its statements take microseconds,
+and a thread hand-off per cursor call cost more than the work; writers of one process take turns.
+"""
 from __future__ import annotations
 
 from sqlalchemy import event
+from sqlalchemy.dialects import registry
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+registry.register("sqlite.inline", "storage.sqlite_inline", "SQLiteDialect_inline")
 
 
 def async_url(url: str) -> str:
     """Maps the documented `sqlite:///` and `postgresql://` forms to their async drivers."""
     if url.startswith("sqlite:///") or url == "sqlite://":
-        return "sqlite+aiosqlite" + url[len("sqlite"):]
+        return "sqlite+inline" + url[len("sqlite"):]
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+asyncpg://" + url.split("://", 1)[1]
     return url
@@ -37,7 +44,10 @@ def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000,
 
 
 def _sqlite_events(engine: AsyncEngine, busy_timeout_ms: int, wal: bool) -> None:
+    from .sqlite_inline import SQLITE_WAIT_MS, begin_immediate
+
     sync = engine.sync_engine
+    inline = sync.dialect.driver == "inline"
 
     @event.listens_for(sync, "connect")
     def _connect(dbapi_connection, _record):
@@ -46,11 +56,14 @@ def _sqlite_events(engine: AsyncEngine, busy_timeout_ms: int, wal: bool) -> None
         if wal:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_WAIT_MS if inline else int(busy_timeout_ms)}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
     @event.listens_for(sync, "begin")
     def _begin(conn):
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if inline and mode == "IMMEDIATE":
+            begin_immediate(conn.connection.dbapi_connection, busy_timeout_ms)
+        else:
+            conn.exec_driver_sql(f"BEGIN {mode}")
