@@ -54,15 +54,22 @@ def _actor_for(user: User, partner: Partner | None, identity: ChatIdentity | Non
                  locale=user.locale)
 
 
+_USER = (User.id, User.name, User.role, User.partner_id, User.locale, User.active)
+
+
 async def resolve(uow: UnitOfWork, *, channel: str, external_id: str, chat_id: str = "",
                   display_name: str = "") -> tuple[Identity, Actor | None]:
-    """Finds or creates the chat identity, notes its activity, and returns its actor (None if unbound)."""
+    """Finds or creates the chat identity, notes its activity, and returns its actor (None if unbound).
+
+    One query reads the identity, its user's columns and the partner; a manager's regions are a
+    second. The partner stays in the unit of work's session, so services asking for it again
+    (`session.get(Partner, …)`) find it there."""
     async with uow:
         row = (await uow.session.execute(
-            select(ChatIdentity, User, Partner).outerjoin(User, User.id == ChatIdentity.user_id)
+            select(ChatIdentity, *_USER, Partner).outerjoin(User, User.id == ChatIdentity.user_id)
             .outerjoin(Partner, Partner.id == User.partner_id)
             .where(ChatIdentity.channel == channel, ChatIdentity.external_id == external_id))).first()
-        ident, user, partner = row if row else (None, None, None)
+        ident, user, partner = (row[0], row[1:7], row[7]) if row else (None, None, None)
         now = uow.now()
         if ident is None:
             ident = ChatIdentity(channel=channel, external_id=external_id, chat_id=chat_id or external_id,
@@ -73,7 +80,18 @@ async def resolve(uow: UnitOfWork, *, channel: str, external_id: str, chat_id: s
             ident.last_inbound_at = now  # the 48-hour reply window needs minutes, not every message
         if chat_id and ident.chat_id != chat_id:
             ident.chat_id = chat_id
-        actor = _actor_for(user, partner, ident) if user is not None and user.active else None
+        actor = None
+        if user is not None and user[0] is not None and user[5]:
+            user_id, name, role, partner_id, locale, _ = user
+            regions = ()
+            if role == "manager":
+                regions = tuple(await uow.session.scalars(
+                    select(UserRegion.region).where(UserRegion.user_id == user_id).order_by(UserRegion.id)))
+            if partner is not None:
+                uow.session.info.setdefault("pinned", []).append(partner)
+            actor = Actor(user_id=user_id, name=name, role=role, partner_id=partner_id,
+                          partner_code=partner.code if partner else None, regions=regions,
+                          channel=ident.channel, identity_id=ident.id, locale=locale)
         identity = Identity(ident.id, ident.channel, ident.external_id, ident.chat_id)
         await uow.commit()
     return identity, actor
