@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from services import claims as claims_service
+from services import digest as digest_service
 from services import dispatcher as dispatcher_service
 from services import rebate_nudge as rebate_nudge_service
 from services import stock_alerts as stock_alerts_service
@@ -68,11 +69,19 @@ async def _rebate_nudge(runtime: Runtime) -> str:
     return f"rebate_nudge: {result.schemes} schemes closing, {result.nudged} nudged"
 
 
+async def _daily_digest(runtime: Runtime) -> str:
+    """Sends each region's managers yesterday's digest: a short text and a chart image."""
+    result = await digest_service.push(runtime.uow())
+    quiet = f", {len(result.empty)} without sales" if result.empty else ""
+    return f"daily_digest: {result.regions} regions, {result.messages} messages{quiet}"
+
+
 _REGISTERED: tuple[Job, ...] = (
     Job("outbox_purge", "30 3 * * *", _outbox_purge, "delete delivered outbox messages past retention"),
     Job("low_stock", "*/30 * * * *", _low_stock, "low-stock, out-of-stock and recovery alerts (on changes only)"),
     Job("claim_expiry", "0 9 * * *", _claim_expiry, "claim expiry reminders (7 and 1 days before) and expiry"),
     Job("rebate_nudge", "0 10 * * *", _rebate_nudge, "rebate-tier nudges in a scheme's last days (once per threshold)"),
+    Job("daily_digest", "30 8 * * *", _daily_digest, "managers' daily digest per region: yesterday's figures and a chart"),
 )
 
 JOBS: dict[str, Job] = {job.name: job for job in _REGISTERED}
