@@ -30,7 +30,7 @@ PROBE = "江苏浙江日报昨日销售前日热销无报单元箱瓶¥012345678
 SIZE_PX = (800, 500)
 DPI = 100
 MAX_BARS = 8
-BAR, MARK, SKU_BAR, INK, FAINT = "#2f6db5", "#9aa5b1", "#e08a2e", "#222222", "#6b7580"
+BAR, MARK, SKU_BAR, INK, FAINT, ALERT = "#2f6db5", "#8d99a6", "#e08a2e", "#222222", "#6b7580", "#c0392b"
 
 
 class MissingGlyphs(RuntimeError):
@@ -72,30 +72,41 @@ def _yuan(fen: int) -> str:
     return ("-" if fen < 0 else "") + (f"¥{whole:,}" if not cents else f"¥{whole:,}.{cents:02d}")
 
 
+LEGAL_FORMS = ("股份有限公司", "有限责任公司", "有限公司", "供应链", "商贸", "贸易")
+MIN_ROWS = 4                     # fewer bars than this keep their width; the panel does not fill up
+
+
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _partner_label(code: str, name: str) -> str:
+    """`P001 南京冰泉`: the trade name without the legal form, short enough for the axis."""
+    for suffix in LEGAL_FORMS:
+        name = name.removesuffix(suffix)
+    return f"{code} {_short(name, 6)}"
 
 
 def _partners_panel(ax, d: RegionDigest, font: FontProperties, small: FontProperties) -> None:
     rows = list(d.partners[:MAX_BARS])
     rest = d.partners[MAX_BARS:]
-    labels = [f"{p.code} {_short(p.name, 8)}" for p in rows]
+    labels = [_partner_label(p.code, p.name) for p in rows]
     now = [p.amount_fen / 100 for p in rows]                       # float for plotting only
     before = [p.prev_amount_fen / 100 for p in rows]
     if rest:
         labels.append(f"其余 {len(rest)} 家")
         now.append(sum(p.amount_fen for p in rest) / 100)
         before.append(sum(p.prev_amount_fen for p in rest) / 100)
-    ys = list(range(len(labels)))[::-1]
+    ys = [y + max(MIN_ROWS - len(labels), 0) / 2 for y in range(len(labels))][::-1]
     top = max([*now, *before, 1.0])
     ax.barh(ys, now, height=0.6, color=BAR)
-    ax.scatter(before, ys, marker="|", s=500, linewidths=2.5, color=MARK, zorder=3)
+    ax.scatter(before, ys, marker="|", s=700, linewidths=3, color=MARK, alpha=0.8, zorder=3)
     fen = [p.amount_fen for p in rows] + ([sum(p.amount_fen for p in rest)] if rest else [])
     for y, x, f in zip(ys, now, fen):
         ax.text(x + top * 0.02, y, _yuan(f), va="center", fontproperties=small, color=INK)
     ax.set_yticks(ys, labels, fontproperties=font)
     ax.set_xlim(0, top * 1.32)
-    ax.set_ylim(-0.7, len(labels) - 0.3)
+    ax.set_ylim(-0.7, max(len(labels), MIN_ROWS) - 0.3)
     ax.set_xticks([])
     ax.set_title("各经销商销售额（灰线为前日）", fontproperties=font, loc="left", color=INK)
     _plain(ax)
@@ -103,7 +114,7 @@ def _partners_panel(ax, d: RegionDigest, font: FontProperties, small: FontProper
 
 def _skus_panel(ax, d: RegionDigest, font: FontProperties, small: FontProperties) -> None:
     rows = list(d.skus)
-    ys = list(range(len(rows)))[::-1]
+    ys = [y + max(MIN_ROWS - len(rows), 0) / 2 for y in range(len(rows))][::-1]
     amounts = [s.amount_fen / 100 for s in rows]
     top = max([*amounts, 1.0])
     ax.barh(ys, amounts, height=0.6, color=SKU_BAR)
@@ -112,7 +123,7 @@ def _skus_panel(ax, d: RegionDigest, font: FontProperties, small: FontProperties
                 color=INK, linespacing=1.1)
     ax.set_yticks(ys, [_short(f"{s.code} {s.name}", 10) for s in rows], fontproperties=small)
     ax.set_xlim(0, top * 1.7)
-    ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)
+    ax.set_ylim(-0.7, max(len(rows), MIN_ROWS) - 0.3)
     ax.set_xticks([])
     ax.set_title(f"热销 TOP{len(rows)}", fontproperties=font, loc="left", color=INK)
     _plain(ax)
@@ -121,7 +132,17 @@ def _skus_panel(ax, d: RegionDigest, font: FontProperties, small: FontProperties
 def _plain(ax) -> None:
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
+    ticks = list(ax.get_yticks())
+    if ticks:
+        ax.spines["left"].set_bounds(min(ticks) - 0.45, max(ticks) + 0.45)
     ax.tick_params(axis="y", length=0)
+
+
+def _chips(d: RegionDigest) -> str:
+    """What needs a manager, top right: `乱价 1  窜货 1  断货 1  偏低 1  待审报备 1`."""
+    counts = (("乱价", d.deviations.total), ("窜货", d.conflicts.total), ("断货", d.out), ("偏低", d.low),
+              ("待审报备", d.pending_claims))
+    return "   ".join(f"{name} {n}" for name, n in counts if n)
 
 
 def draw(d: RegionDigest) -> Figure:
@@ -136,12 +157,15 @@ def draw(d: RegionDigest) -> Figure:
     summary = (f"销售 {_yuan(d.amount_fen)} · {d.sales} 单 · 较前日 {'+' if delta >= 0 else ''}{_yuan(delta)}"
                if not d.empty else f"昨日无报单 · 前日 {_yuan(d.prev_amount_fen)}")
     fig.text(0.03, 0.885, summary, fontproperties=font, color=FAINT, va="center")
+    chips = _chips(d)
+    if chips:
+        fig.text(0.97, 0.94, chips, fontproperties=font, color=ALERT, va="center", ha="right")
     if d.skus:
-        grid = fig.add_gridspec(1, 2, width_ratios=(1.55, 1), left=0.2, right=0.97, top=0.8, bottom=0.05, wspace=0.55)
+        grid = fig.add_gridspec(1, 2, width_ratios=(1.55, 1), left=0.17, right=0.97, top=0.8, bottom=0.05, wspace=0.55)
         _partners_panel(fig.add_subplot(grid[0]), d, font, small)
         _skus_panel(fig.add_subplot(grid[1]), d, font, small)
     else:
-        _partners_panel(fig.add_axes((0.2, 0.05, 0.75, 0.75)), d, font, small)
+        _partners_panel(fig.add_axes((0.17, 0.05, 0.78, 0.75)), d, font, small)
     return fig
 
 
