@@ -284,12 +284,8 @@ async def push(uow: UnitOfWork, *, day: date | None = None) -> DigestResult:
     messages = 0
     async with uow:
         for d in digests:
-            image = images[d.region]
             rows = await outbox.notify_region(uow, region=d.region, text=digest_text.render(d), kind="digest",
-                                              image_b64=image)
-            for row in rows:  # a manager reached directly gets the image too (notify_user takes none)
-                if image and not (row.payload or {}).get("image_b64"):
-                    row.payload = {**(row.payload or {}), "image_b64": image}
+                                              image_b64=images[d.region])
             messages += len(rows)
         await uow.commit()
     return DigestResult(regions=len(digests), messages=messages,

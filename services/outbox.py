@@ -124,13 +124,13 @@ def mask_secrets(text: str) -> str:
 
 async def notify_user(uow: UnitOfWork, *, user_id: int, text: str, kind: str = "notice",
                       urgent: bool = False, buttons: tuple[str, ...] = (),
-                      dedupe_key: str | None = None) -> Outbox | None:
+                      dedupe_key: str | None = None, image_b64: str | None = None) -> Outbox | None:
     identity = await identity_for(uow, user_id)
     if identity is None:
         return None
     return enqueue(uow, channel=identity.channel, target=identity.chat_id or identity.external_id,
                    text=text, kind=kind, urgent=urgent, buttons=buttons, dedupe_key=dedupe_key,
-                   user_id=user_id)
+                   user_id=user_id, image_b64=image_b64)
 
 
 async def notify_partner(uow: UnitOfWork, *, partner_id: int, text: str, kind: str = "notice",
@@ -180,7 +180,8 @@ async def notify_region(uow: UnitOfWork, *, region: str, text: str, kind: str = 
         return [row]
     out = []
     for uid in await managers_of(uow, region):
-        row = await notify_user(uow, user_id=uid, text=text, kind=kind, urgent=urgent, buttons=buttons)
+        row = await notify_user(uow, user_id=uid, text=text, kind=kind, urgent=urgent, buttons=buttons,
+                                image_b64=image_b64)
         if row is not None:
             out.append(row)
     return out
