@@ -177,6 +177,10 @@ async def bench_sweep(tmp: str, partners: int) -> tuple[int, float, float, float
 
 
 async def run() -> None:
+    from bot.bootstrap import GC_THRESHOLDS, tune_gc
+
+    tune_gc()  # as `partnerbot serve` runs
+    print(f"garbage collection tuned as in `partnerbot serve` (thresholds {GC_THRESHOLDS}, start-up frozen)")
     with tempfile.TemporaryDirectory() as tmp:
         print(f"库存 for one partner, {ROUNDS} rounds each{'':<6}{'p50 ms':>9}{'p99 ms':>9}")
         for name, profile in PROFILES.items():

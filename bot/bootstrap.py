@@ -2,6 +2,7 @@
 entry point (web app, console, replay, CLI, tests) shares, and tears them down again."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,3 +37,17 @@ async def build_runtime(settings: Settings | None = None, *, clock=None, upgrade
     if upgrade if upgrade is not None else is_sqlite(db.url):
         await migrate.upgrade(engine)
     return Runtime(settings=settings, engine=engine, clock=clock or SystemClock())
+
+
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Garbage collection for a long-lived server (`partnerbot serve`): what start-up built (modules,
+    catalog matchers, division tables) is frozen out of the collector's way, and the young generation
+    is collected every 50,000 allocations instead of 700. A reply allocates thousands of short-lived
+    ORM rows; with the defaults, collections of every survivor landed inside replies and made a
+    `库存` p99 three to four times its p50 (bench inventory: p99 81 ms → 31 ms, p50 unchanged)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

@@ -20,12 +20,15 @@ def serve(host: str = typer.Option("127.0.0.1", "--host", help="address to liste
 
     import uvicorn
 
+    from .bootstrap import tune_gc
     from .web import create_app
 
     settings = settings_or_exit()
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level="info")
+    web_app = create_app(settings)
+    tune_gc()
+    uvicorn.run(web_app, host=host, port=port, proxy_headers=True, log_level="info")
 
 
 @jobs_app.command("list")
