@@ -2,7 +2,8 @@
 
 Routing: a user is reached on its most recently active chat identity; a region's alerts go
 to the group configured for the longest matching region prefix (`[groups]`), else to each
-manager whose regions cover it. Non-urgent messages inside quiet hours wait until they end.
+manager whose regions cover it. Non-urgent messages inside quiet hours wait until they end: the
+target's own quiet hours from `[app] quiet_hours_by_target` if it has any, else `[app] quiet_hours`.
 """
 from __future__ import annotations
 
@@ -55,13 +56,39 @@ def quiet_until(now: datetime, spec: str, tz) -> datetime:
     return datetime.combine(end_day, end, tzinfo=tz).astimezone(now.tzinfo)
 
 
+def quiet_hours_for(settings, *, channel: str, target: str, region: str | None = None,
+                    user_name: str | None = None) -> str:
+    """The quiet hours of one target: a group alert's region by the longest region key of
+    `[app] quiet_hours_by_target` covering it, else `user:NAME`, else `channel:address`, else `[app] quiet_hours`."""
+    by_target = settings.app.quiet_hours_by_target
+    if region is not None:
+        keys = [key for key in by_target if ":" not in key and region_covers(key, region)]
+        if keys:
+            return by_target[max(keys, key=len)]
+    for key in (f"user:{user_name}" if user_name else None, f"{channel}:{target}"):
+        if key in by_target:
+            return by_target[key]
+    return settings.app.quiet_hours
+
+
+async def _name_for_quiet_hours(uow: UnitOfWork, user_id: int | None) -> str | None:
+    """The user's name when some `user:NAME` has its own quiet hours; no query otherwise."""
+    if user_id is None or not any(key.startswith("user:") for key in uow.settings.app.quiet_hours_by_target):
+        return None
+    return await uow.session.scalar(select(User.name).where(User.id == user_id))
+
+
 def enqueue(uow: UnitOfWork, *, channel: str, target: str, text: str, kind: str = "notice",
             urgent: bool = False, buttons: tuple[str, ...] = (), image_b64: str | None = None,
-            dedupe_key: str | None = None, user_id: int | None = None) -> Outbox:
-    """Adds one outbox row; non-urgent rows wait out quiet hours and the merge window."""
+            dedupe_key: str | None = None, user_id: int | None = None, region: str | None = None,
+            user_name: str | None = None) -> Outbox:
+    """Adds one outbox row; non-urgent rows wait out the target's quiet hours (`quiet_hours_for`:
+    `region` for a group alert, `user_name` for a person) and the merge window."""
     settings = uow.settings
     now = uow.now()
-    not_before = now if urgent else quiet_until(now, settings.app.quiet_hours, settings.tz)
+    not_before = now if urgent else quiet_until(
+        now, quiet_hours_for(settings, channel=channel, target=target, region=region, user_name=user_name),
+        settings.tz)
     merge = timedelta(0) if urgent else timedelta(seconds=settings.app.merge_window_seconds)
     payload: dict = {}
     if buttons:
@@ -102,7 +129,8 @@ async def fall_back(uow: UnitOfWork, row: Outbox, *, reason: str, channels: Coll
         return "; ".join([*reasons, "no other identity to try"])
     new = enqueue(uow, channel=identity.channel, target=identity.chat_id or identity.external_id, text=row.text,
                   kind=row.kind, urgent=row.urgent, buttons=tuple(payload.get("buttons") or ()),
-                  image_b64=payload.get("image_b64"), user_id=row.user_id)
+                  image_b64=payload.get("image_b64"), user_id=row.user_id,
+                  user_name=await _name_for_quiet_hours(uow, row.user_id))
     new.payload = {**new.payload, "tried": tried, "reasons": reasons}
     new.next_attempt_at = new.not_before  # it already waited out its merge window once
     return f"{reasons[-1]}; passed on to {identity.channel}"
@@ -130,7 +158,8 @@ async def notify_user(uow: UnitOfWork, *, user_id: int, text: str, kind: str = "
         return None
     return enqueue(uow, channel=identity.channel, target=identity.chat_id or identity.external_id,
                    text=text, kind=kind, urgent=urgent, buttons=buttons, dedupe_key=dedupe_key,
-                   user_id=user_id, image_b64=image_b64)
+                   user_id=user_id, image_b64=image_b64,
+                   user_name=None if urgent else await _name_for_quiet_hours(uow, user_id))
 
 
 async def notify_partner(uow: UnitOfWork, *, partner_id: int, text: str, kind: str = "notice",
@@ -175,7 +204,7 @@ async def notify_region(uow: UnitOfWork, *, region: str, text: str, kind: str = 
         prefix, spec = group
         channel, _, address = spec.partition(":")
         row = enqueue(uow, channel=channel, target=address, text=text, kind=kind, urgent=urgent,
-                      buttons=buttons, image_b64=image_b64)
+                      buttons=buttons, image_b64=image_b64, region=region)
         row.payload = {**row.payload, "group": prefix}  # shown instead of the address (it holds a key)
         return [row]
     out = []
