@@ -18,6 +18,10 @@ class Metrics:
                                 ["job"], registry=r)
         self.jobs_failed = Counter("partnerbot_jobs_failed_total", "Scheduled job ticks that failed",
                                    ["job"], registry=r)
+        self.job_firings = Counter("partnerbot_job_firings_total",
+                                   "Scheduler firings in this worker by outcome: ok/failed ran here, "
+                                   "skipped ran in another worker, paused ran nowhere", ["job", "outcome"],
+                                   registry=r)
         self.outbox = Counter("partnerbot_outbox_rows_total", "Outbox rows handled by this worker, by outcome",
                               ["outcome"], registry=r)
         self.outbox_messages = Counter("partnerbot_outbox_messages_total",
@@ -31,6 +35,7 @@ class Metrics:
 
     def job_outcome(self, job: str, outcome: str) -> None:
         """Counts one firing: `ok` and `failed` are runs; `skipped`/`paused` ran elsewhere or not at all."""
+        self.job_firings.labels(job, outcome).inc()
         if outcome in ("ok", "failed"):
             self.jobs_run.labels(job).inc()
         if outcome == "failed":

@@ -196,5 +196,6 @@ async def _start_background(app: FastAPI, rt, stack: AsyncExitStack) -> None:
     sched = start_scheduler(rt, worker=worker, on_outcome=m.job_outcome)
     stack.callback(stop_scheduler, sched)
     app.state.worker = worker
+    app.state.scheduler = sched
     log.info("worker %s: dispatcher every %.1fs, scheduler %s", worker, rt.settings.dispatcher.interval_seconds,
              "on" if sched else "off")
