@@ -76,6 +76,7 @@ class Replay:
             msg = InboundMessage(channel="console", user_id=step.who, chat_id=step.who, text=step.text,
                                  message_id=f"replay-{self.run_id}-{number}", display_name=step.who)
             step.replies = [r.to_json() for r in await handle(self.deps, msg)]
+            await self.deps.jobs.settle()  # a `/jobs run` shows its result under its line
         step.pushes = await self.deliver()
         return step
 

@@ -34,16 +34,17 @@ async def jobs_list(ctx: Ctx, args: list[str]) -> list[Reply]:
 
 @jobs_cmd.sub("run")
 async def jobs_run(ctx: Ctx, args: list[str]) -> list[Reply]:
-    """Runs a job now."""
+    """Starts a job now; its summary comes as a push when it is done."""
     try:
-        return [Reply(await _control(ctx).run(_name(args)))]
+        _control(ctx).start(_name(args), ctx.actor)
     except KeyError as exc:
         raise InvalidInput(reason=str(exc)) from exc
+    return [Reply(f"已开始运行 {args[0]}，完成后把结果发给您。")]
 
 
 async def _pause(ctx: Ctx, args: list[str], paused: bool) -> list[Reply]:
     try:
-        await _control(ctx).set_paused(_name(args), paused, ctx.actor)
+        await _control(ctx).set_paused(ctx.uow(), _name(args), paused, ctx.actor)
     except KeyError as exc:
         raise InvalidInput(reason=str(exc)) from exc
     return [Reply(f"已{'暂停' if paused else '恢复'} {args[0]}。")]

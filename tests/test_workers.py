@@ -33,10 +33,10 @@ from bot.web import create_app
 from scheduler import jobs as jobs_module
 from scheduler import ticks
 from scheduler.jobs import Job
-from scheduler.runner import build_scheduler, cron_trigger, scheduled_time
+from scheduler.runner import build_scheduler, cron_trigger, fire, scheduled_time
 from services.config import Settings
 from storage.db import make_engine
-from storage.models import Base, JobTick
+from storage.models import Base, JobTick, Outbox
 
 PARTNERBOT = str(Path(sys.executable).parent / "partnerbot")
 PG_URL = os.environ.get("PARTNERBOT_TEST_PG_URL", "")
@@ -305,4 +305,51 @@ async def test_a_failing_job_is_logged_counted_in_metrics_and_the_scheduler_goes
     assert 'partnerbot_jobs_run_total{job="after"} 1.0' in body
     assert 'partnerbot_job_firings_total{job="boom",outcome="failed"} 1.0' in body
     assert any(r.levelname == "ERROR" and "job boom" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+
+async def test_jobs_from_chat_list_every_job_pause_on_every_worker_and_run_politely(settings, clock):
+    from bot.console import make_deps
+    from handlers.messages import InboundMessage
+    from handlers.router import handle
+    from services import identities
+
+    workers = [Runtime(settings=settings, engine=make_engine(settings.database.url), clock=clock) for _ in (1, 2)]
+    rt = workers[0]
+    deps = make_deps(rt)
+    n = iter(range(1, 100))
+
+    async def say(who: str, text_: str) -> str:
+        msg = InboundMessage(channel="console", user_id=who, chat_id=who, text=text_, message_id=f"m{next(n)}")
+        replies = await handle(deps, msg)
+        await deps.jobs.settle()
+        return "\n".join(r.text for r in replies)
+
+    try:
+        await identities.bind_directly(rt.uow(), channel="console", external_id="root", role="admin")
+        await identities.bind_directly(rt.uow(), channel="console", external_id="mgr", role="manager",
+                                       regions=("江苏",))
+        listed = await say("root", "/jobs list")
+        assert [line.split(" · ")[0] for line in listed.splitlines()] == sorted(jobs_module.JOBS)
+        assert {"low_stock", "claim_expiry", "rebate_nudge", "daily_digest", "outbox_purge"} <= set(jobs_module.JOBS)
+        assert "没有权限" in await say("mgr", "/jobs pause low_stock")
+        nope = await say("root", "/jobs run nope")
+        assert "unknown job 'nope'" in nope and "outbox_purge" in nope and "抱歉" not in nope
+
+        assert await say("root", "/jobs pause outbox_purge") == "已暂停 outbox_purge。"
+        assert "outbox_purge · 30 3 * * * · 已暂停" in await say("root", "/jobs list")
+        job = jobs_module.JOBS["outbox_purge"]
+        tick = datetime(2026, 11, 17, 19, 30, tzinfo=timezone.utc)
+        assert [await fire(w, job, scheduled_at=tick, worker=f"w{i}") for i, w in enumerate(workers)] == ["paused", "paused"]
+        assert await say("root", "/jobs resume outbox_purge") == "已恢复 outbox_purge。"
+        outcomes = [await fire(w, job, scheduled_at=tick, worker=f"w{i}") for i, w in enumerate(workers)]
+        assert outcomes == ["ok", "skipped"]
+
+        assert await say("root", "/jobs run outbox_purge") == "已开始运行 outbox_purge，完成后把结果发给您。"
+        async with rt.uow() as uow:
+            pushed = (await uow.session.scalars(select(Outbox.text).where(Outbox.target == "root"))).all()
+        assert pushed == ["outbox_purge: removed 0 delivered messages older than 30 days"]
+    finally:
+        for w in workers:
+            await w.dispose()
 
