@@ -32,13 +32,20 @@ async def jobs_list(ctx: Ctx, args: list[str]) -> list[Reply]:
     return [Reply("\n".join(await _control(ctx).lines()))]
 
 
+def _unknown(exc: KeyError) -> InvalidInput:
+    valid = getattr(exc, "valid", ())
+    if not valid:
+        return InvalidInput(reason=str(exc))
+    return InvalidInput(reason=f"没有名为「{getattr(exc, 'name', '')}」的任务，可选：{'、'.join(valid)}（见 /jobs list）")
+
+
 @jobs_cmd.sub("run")
 async def jobs_run(ctx: Ctx, args: list[str]) -> list[Reply]:
     """Starts a job now; its summary comes as a push when it is done."""
     try:
         _control(ctx).start(_name(args), ctx.actor)
     except KeyError as exc:
-        raise InvalidInput(reason=str(exc)) from exc
+        raise _unknown(exc) from exc
     return [Reply(f"已开始运行 {args[0]}，完成后把结果发给您。")]
 
 
@@ -46,7 +53,7 @@ async def _pause(ctx: Ctx, args: list[str], paused: bool) -> list[Reply]:
     try:
         await _control(ctx).set_paused(ctx.uow(), _name(args), paused, ctx.actor)
     except KeyError as exc:
-        raise InvalidInput(reason=str(exc)) from exc
+        raise _unknown(exc) from exc
     return [Reply(f"已{'暂停' if paused else '恢复'} {args[0]}。")]
 
 

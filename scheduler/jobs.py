@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 
 class UnknownJob(KeyError):
-    """No job has this name; the message lists the valid ones."""
+    """No job has this name; the message lists the valid ones (`name`, `valid` for other wordings)."""
+
+    def __init__(self, message: str, name: str = "", valid: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.name, self.valid = name, valid
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -97,7 +101,8 @@ def get_job(name: str) -> Job:
     try:
         return JOBS[name]
     except KeyError:
-        raise UnknownJob(f"unknown job {name!r}; valid jobs: {', '.join(sorted(JOBS)) or '(none)'}") from None
+        raise UnknownJob(f"unknown job {name!r}; valid jobs: {', '.join(sorted(JOBS)) or '(none)'}",
+                         name, tuple(sorted(JOBS))) from None
 
 
 async def run_job(runtime: Runtime, name: str) -> str:

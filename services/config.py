@@ -164,9 +164,18 @@ class SchedulerSection(BaseModel):
     @field_validator("jobs")
     @classmethod
     def _crons(cls, v: dict[str, str]) -> dict[str, str]:
+        from apscheduler.triggers.cron import CronTrigger
+
         for name, cron in v.items():
             if cron and len(cron.split()) != 5:
                 raise ValueError(f"{name}: expected a 5-field cron string like '0 9 * * *', or empty")
+            if cron:
+                minute, hour, day, month, dow = cron.split()
+                try:  # field ranges only: weekday 7 is cron's Sunday, as 0
+                    CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                                day_of_week=re.sub(r"\b7\b", "0", dow))
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {cron!r} is not a valid cron string ({exc})") from None
         return v
 
 
