@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from services import callback_tokens
 from services import claims as claims_service
 from services import digest as digest_service
 from services import dispatcher as dispatcher_service
@@ -49,10 +50,12 @@ class Job:
 
 
 async def _outbox_purge(runtime: Runtime) -> str:
-    """Deletes delivered outbox messages older than `[dispatcher] keep_sent_days`."""
+    """Deletes delivered outbox messages older than `[dispatcher] keep_sent_days`, and chat buttons
+    past their lifetime (every platform's, whether or not its adapter runs a loop of its own)."""
     days = runtime.settings.dispatcher.keep_sent_days
     removed = await dispatcher_service.purge_delivered(runtime.uow(), older_than_days=days)
-    return f"outbox_purge: removed {removed} delivered messages older than {days} days"
+    buttons = await callback_tokens.purge_expired(runtime.uow())
+    return f"outbox_purge: removed {removed} delivered messages older than {days} days, {buttons} expired buttons"
 
 
 async def _low_stock(runtime: Runtime) -> str:

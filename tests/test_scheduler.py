@@ -16,7 +16,7 @@ from scheduler.jobs import JOBS, Job, UnknownJob, run_job
 from scheduler.runner import build_scheduler, cron_trigger, fire, scheduled_time
 from services.config import Settings
 from storage.db import make_engine
-from storage.models import JobSetting, JobTick, Outbox
+from storage.models import CallbackToken, JobSetting, JobTick, Outbox
 
 TICK = datetime.fromisoformat("2026-11-18T09:30:00+08:00")
 
@@ -91,9 +91,13 @@ async def test_outbox_purge_job_runs_its_service(runtime, clock):
     async with runtime.uow() as uow:
         uow.add(Outbox(channel="console", target="a", text="x", status="sent", next_attempt_at=clock.now(),
                        not_before=clock.now(), sent_at=clock.now() - timedelta(days=40)))
+        uow.add(CallbackToken(token="old", text="确认", created_at=clock.now() - timedelta(days=8)))
+        uow.add(CallbackToken(token="new", text="确认", created_at=clock.now() - timedelta(days=1)))
         await uow.commit()
     assert await run_job(runtime, "outbox_purge") == (
-        "outbox_purge: removed 1 delivered messages older than 30 days")
+        "outbox_purge: removed 1 delivered messages older than 30 days, 1 expired buttons")
+    async with runtime.uow() as uow:
+        assert (await uow.session.scalars(select(CallbackToken.token))).all() == ["new"]
 
 
 def test_crontab_weekdays_keep_their_cron_meaning():

@@ -349,7 +349,7 @@ async def test_jobs_from_chat_list_every_job_pause_on_every_worker_and_run_polit
         assert await say("root", "/jobs run outbox_purge") == "已开始运行 outbox_purge，完成后把结果发给您。"
         async with rt.uow() as uow:
             pushed = (await uow.session.scalars(select(Outbox.text).where(Outbox.target == "root"))).all()
-        assert pushed == ["outbox_purge: removed 0 delivered messages older than 30 days"]
+        assert pushed == ["outbox_purge: removed 0 delivered messages older than 30 days, 0 expired buttons"]
     finally:
         for w in workers:
             await w.dispose()
