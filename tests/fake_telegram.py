@@ -11,9 +11,10 @@ import json
 import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from loopback import LoopbackServer
 
 
 class FakeTelegram:
@@ -26,8 +27,7 @@ class FakeTelegram:
         self._next_message_id = 1000
         self._lock = threading.Lock()
         self.app = self._build()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer(self.app, "fake Telegram")
         self.base_url = ""
 
     # --- scripting and inspection -----------------------------------------------------------
@@ -111,23 +111,11 @@ class FakeTelegram:
         return True
 
     def __enter__(self) -> FakeTelegram:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="error", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="fake-telegram", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake Telegram server did not start")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = self._loopback.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._loopback.stop()
 
 
 def _maybe_json(value: str):

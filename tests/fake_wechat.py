@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from loopback import LoopbackServer
 
 
 class FakeWechat:
     def __init__(self) -> None:
         self.app = self._build()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer(self.app, "fake WeChat")
         self.reset()
 
     def reset(self) -> None:
@@ -101,20 +100,8 @@ class FakeWechat:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> FakeWechat:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake WeChat did not start")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = self._loopback.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
+        self._loopback.stop()

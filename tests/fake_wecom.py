@@ -14,8 +14,9 @@ import itertools
 import threading
 import time
 
-import uvicorn
 from fastapi import FastAPI, Request
+
+from loopback import LoopbackServer
 
 
 class FakeWecom:
@@ -26,8 +27,7 @@ class FakeWecom:
         self.reset()
         self.app = self._build()
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer(self.app, "fake WeCom")
 
     def reset(self) -> None:
         """Forgets every call, token and scripted failure (the server keeps running)."""
@@ -161,19 +161,8 @@ class FakeWecom:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def __enter__(self) -> FakeWecom:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake WeCom did not start")
-            time.sleep(0.01)
-        port = self._server.servers[0].sockets[0].getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = self._loopback.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._loopback.stop()
