@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.platforms import _wechat_token
+from bot.platforms import _shared_token
 from services import dispatcher, outbox
 from services.outbox import OutboundMessage
 from storage.models import CacheEntry, ChatIdentity, Outbox, User
@@ -200,4 +200,4 @@ async def test_no_sender_without_app_id_and_secret(db_url, clock, fake_wechat):
 
 
 def test_refresh_margin_stays_inside_stable_tokens_overlap():
-    assert _wechat_token.REFRESH_MARGIN < timedelta(minutes=5)
+    assert _shared_token.REFRESH_MARGIN < timedelta(minutes=5)

@@ -1,6 +1,6 @@
 """The Official Account's HTTP API on `httpx.AsyncClient` (wechatpy's client is synchronous).
 
-Every call carries the shared access token (`_wechat_token`); a token WeChat refuses
+Every call carries the shared access token (`_shared_token`); a token WeChat refuses
 (40001/42001/40014) is replaced once and the call made again. Errors come back as `WechatError`
 with WeChat's errcode; nothing here logs the secret or a token.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ._wechat_token import TokenStore
+from ._shared_token import TokenStore
 
 log = logging.getLogger("partnerbot.wechat")
 
@@ -36,7 +36,8 @@ class WechatApi:
         self.http = http
         self._app_id = app_id
         self._secret = app_secret
-        self.tokens = TokenStore(uow_factory, app_id=app_id, secret=app_secret, fetch=self._stable_token)
+        self.tokens = TokenStore(uow_factory, key=f"wechat:token:{app_id}", secret=app_secret,
+                                 fetch=self._stable_token, label="WeChat")
 
     async def call(self, path: str, *, json: dict | None = None, params: dict | None = None,
                    files: dict | None = None) -> dict:

@@ -27,7 +27,7 @@ from storage.models import ChatIdentity
 
 from ._wechat_client import WechatApi, WechatError
 from ._wechat_protocol import split_text
-from ._wechat_token import TokenUnavailable
+from ._shared_token import TokenUnavailable
 
 log = logging.getLogger("partnerbot.wechat")
 

@@ -1,32 +1,27 @@
 """The WeCom app's server API (企业微信自建应用): access token, app messages, media upload, card updates.
 
-One access token per app (corp_id + agent_id) is shared by every worker through the database
-(`services.shared_cache`), stored encrypted with a key derived from the app's secret, so the table
-alone does not hand out a usable token. A call refused for a stale token (40014, 42001, 42009) drops that token —
-only if it is still the stored one, so a token another worker just fetched survives — and is retried
-once with a fresh one. Every failure is a `WecomError`; no secret (corp secret, access token, robot
+One access token per app (corp_id + agent_id) is shared by every worker through the database, sealed
+with a key derived from the app's secret and refreshed by one worker at a time (`_shared_token`, as
+WeChat's). A call refused for a stale token (40014, 42001, 42009) gets a fresh one — unless another
+worker has replaced it already — and is retried once. Every failure is a `WecomError`; no secret (corp secret, access token, robot
 key) ever reaches a log line or an error text.
 """
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import httpx
-from cryptography.fernet import Fernet, InvalidToken
 
-from services import shared_cache
 from services.outbox import mask_secrets
 from storage.uow import UnitOfWork
+
+from ._shared_token import TokenStore, TokenUnavailable
 
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = frozenset({40014, 42001, 42009})  # invalid / expired access token
-TOKEN_MARGIN_SECONDS = 300  # stop using a token 5 minutes before WeCom says it expires
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 
@@ -87,46 +82,25 @@ class WecomApi:
         self.agent_id = agent_id
         self._secret = secret
         self.base_url = base_url.rstrip("/")
-        self._uow = uow_factory
         self._client = client
-        self._fetching = asyncio.Lock()
-        self._box = Fernet(base64.urlsafe_b64encode(
-            hashlib.sha256(f"wecom-token:{corp_id}:{agent_id}:{secret}".encode()).digest()))
-
-    @property
-    def cache_key(self) -> str:
-        return f"wecom:access_token:{self.corp_id}:{self.agent_id}"[:100]
+        self.tokens = TokenStore(uow_factory, key=f"wecom:token:{corp_id}:{agent_id}", secret=secret,
+                                 fetch=self._gettoken, label="WeCom")
 
     async def token(self, *, refused: str | None = None) -> str:
-        """A valid access token: the shared one, else a fresh one from gettoken. `refused`: a token
-        WeCom just refused, dropped from the cache unless another worker has replaced it already."""
-        if refused is not None:
-            stored = await shared_cache.get(self._uow(), key=self.cache_key)
-            if stored is not None and self._open(stored) == refused:
-                await shared_cache.drop(self._uow(), key=self.cache_key, value=stored)
-        async with self._fetching:  # concurrent sends of this worker wait for one fetch
-            cached = self._open(await shared_cache.get(self._uow(), key=self.cache_key))
-            if cached is not None and cached != refused:
-                return cached
-            data = await self._request("GET", "/cgi-bin/gettoken",
-                                       params={"corpid": self.corp_id, "corpsecret": self._secret})
-            token = str(data.get("access_token") or "")
-            if not token:
-                raise WecomError("gettoken answered without an access token")
-            ttl = max(60, int(data.get("expires_in") or 7200) - TOKEN_MARGIN_SECONDS)
-            await shared_cache.put(self._uow(), key=self.cache_key, value=self._box.encrypt(token.encode()).decode(),
-                                   ttl_seconds=ttl)
-            log.info("WeCom access token refreshed for agent %s (valid %ds)", self.agent_id, ttl)
-            return token
-
-    def _open(self, sealed: str | None) -> str | None:
-        """The token in a cache value, or None (none stored, or sealed with another secret)."""
-        if sealed is None:
-            return None
+        """A valid access token: the shared one, or another than `refused` (a token WeCom just refused)."""
         try:
-            return self._box.decrypt(sealed.encode()).decode()
-        except InvalidToken:
-            return None
+            return await (self.tokens.replace(refused) if refused is not None else self.tokens.get())
+        except TokenUnavailable as exc:
+            raise WecomError(str(exc)) from None
+
+    async def _gettoken(self, force: bool) -> tuple[str, int]:
+        """A new token from gettoken and its lifetime in seconds (WeCom has no forced refresh)."""
+        data = await self._request("GET", "/cgi-bin/gettoken",
+                                   params={"corpid": self.corp_id, "corpsecret": self._secret})
+        token = str(data.get("access_token") or "")
+        if not token:
+            raise WecomError("gettoken answered without an access token")
+        return token, int(data.get("expires_in") or 7200)
 
     async def call(self, method: str, path: str, *, json: dict | None = None, files: Any = None,
                    params: dict | None = None) -> dict:

@@ -1,15 +1,16 @@
-"""The Official Account's access token: one token for every worker, kept in the database.
+"""A platform's access token (WeChat's stable_token, WeCom's gettoken): one token for every worker,
+kept in the database.
 
-The token lives in `cache_entry` under `wechat:token:<appid>` with its expiry. A worker uses it from
+The token lives in `cache_entry` under its key (`wechat:token:<appid>`, `wecom:token:<corp>:<agent>`)
+with its expiry. A worker uses it from
 memory until shortly before it expires, then from the database; only when the database has no
-usable token does one worker fetch a new one from `stable_token`, holding a short lease row
-(`wechat:token:<appid>:lock`, taken by insert-or-compare-and-set, so it works the same on SQLite and
+usable token does one worker fetch a new one, holding a short lease row (`<key>:lock`, taken by insert-or-compare-and-set, so it works the same on SQLite and
 PostgreSQL and holds no transaction open across the HTTP call). The others wait for the new token
 to appear instead of stampeding the endpoint.
 
-A token WeChat calls invalid (40001/42001/40014) is replaced with a forced refresh, but only if it is
-still the stored one: when another worker already replaced it, its token is used as it is (forced
-refreshes are limited to 20 a day, 30 s apart). The token is stored encrypted with a key derived
+A token the platform calls invalid (WeChat 40001/42001/40014, WeCom 40014/42001/42009) is replaced with
+a forced refresh, but only if it is still the stored one: when another worker already replaced it, its
+token is used as it is (WeChat limits forced refreshes to 20 a day, 30 s apart). The token is stored encrypted with a key derived
 from the app secret (every worker has it; a database dump or a driver's debug log does not give
 a working token). The token and the secret are never logged.
 """
@@ -32,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from storage.models import CacheEntry
 from storage.uow import UnitOfWork
 
-log = logging.getLogger("partnerbot.wechat")
+log = logging.getLogger("partnerbot.platforms")
 
 REFRESH_MARGIN = timedelta(seconds=240)  # < 5 min: by then stable_token hands out the next token
 LOCK_TTL = timedelta(seconds=30)         # longer than one stable_token call may take
@@ -53,13 +54,15 @@ class _Token:
 
 
 class TokenStore:
-    """The shared access token of one app id; `fetch` calls stable_token."""
+    """The shared access token stored under `key`; `fetch(force_refresh)` asks the platform for one."""
 
-    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, app_id: str, secret: str, fetch: Fetch):
+    def __init__(self, uow_factory: Callable[[], UnitOfWork], *, key: str, secret: str, fetch: Fetch,
+                 label: str):
         self._uow = uow_factory
         self._fetch = fetch
-        self._box = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"wechat-token:{app_id}:{secret}".encode()).digest()))
-        self.key = f"wechat:token:{app_id}"
+        self._box = Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"{key}:{secret}".encode()).digest()))
+        self.key = key
+        self.label = label
         self._lock_key = self.key + ":lock"
         self._memory: _Token | None = None
 
@@ -100,7 +103,8 @@ class TokenStore:
                         return stored.value
                     value, expires_in = await self._fetch(stale is not None)
                     self._memory = await self._write(value, expires_in)
-                    log.info("wechat access token refreshed%s; valid %ss", " (forced)" if stale else "", expires_in)
+                    log.info("%s access token refreshed%s; valid %ss", self.label, " (forced)" if stale else "",
+                             expires_in)
                     return value
                 finally:
                     await self._release_lock(me)
@@ -159,7 +163,7 @@ class TokenStore:
                     delete(CacheEntry).where(CacheEntry.key == self._lock_key, CacheEntry.value == me))
                 await uow.commit()
         except Exception as exc:  # noqa: BLE001 - the lease runs out by itself
-            log.warning("wechat token lease not released (%s); it expires in %ss", type(exc).__name__,
+            log.warning("%s token lease not released (%s); it expires in %ss", self.label, type(exc).__name__,
                         int(LOCK_TTL.total_seconds()))
 
 
