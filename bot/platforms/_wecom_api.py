@@ -35,25 +35,6 @@ class WecomError(Exception):
         self.status = status
 
 
-class _MaskSecrets(logging.Filter):
-    """httpx logs every request URL at INFO level; access tokens and robot keys travel in the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_secrets(message)
-        if masked != message:
-            record.msg, record.args = masked, ()
-        return True
-
-
-def mask_http_logs() -> None:
-    """Installs the masking filter on httpx's loggers (once)."""
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _MaskSecrets) for f in logger.filters):
-            logger.addFilter(_MaskSecrets())
-
-
 def errmsg_of(data: dict) -> str:
     """WeCom's errmsg without its trailing hint and help link."""
     text = str(data.get("errmsg") or "error")

@@ -21,9 +21,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from handlers.messages import InboundMessage
-from services.outbox import mask_secrets
 
 from ..web import runtime_of
+from ._http_logs import mask_http_logs
 from ._wechat_answer import Answerer, wait_pending
 from ._wechat_client import TIMEOUT, WechatApi
 from ._wechat_protocol import Refused, crypto_for, decrypt, decrypt_echo, parse, reply_xml, safe_fields, verify
@@ -199,7 +199,7 @@ async def open_sender(runtime, stack: AsyncExitStack) -> WechatSender | None:
     cfg = runtime.settings.wechat
     if not (cfg.app_id and cfg.app_secret):
         return None
-    _mask_httpx_log()
+    mask_http_logs()
     http = httpx.AsyncClient(base_url=cfg.api_base_url.rstrip("/"), timeout=TIMEOUT)
     stack.push_async_callback(http.aclose)
     return WechatSender(runtime, WechatApi(http, runtime.uow, app_id=cfg.app_id, app_secret=cfg.app_secret))
@@ -208,19 +208,4 @@ async def open_sender(runtime, stack: AsyncExitStack) -> WechatSender | None:
 async def start_background(runtime, stack: AsyncExitStack) -> None:
     """At shutdown, lets answers still being worked out finish into the outbox (before the dispatcher stops)."""
     stack.push_async_callback(wait_pending, SHUTDOWN_WAIT)
-
-
-class _MaskTokens(logging.Filter):
-    """httpx logs every request URL at INFO; ours carry access_token=…"""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(mask_secrets(str(a)) if isinstance(a, httpx.URL) else a for a in record.args)
-        return True
-
-
-def _mask_httpx_log() -> None:
-    logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _MaskTokens) for f in logger.filters):
-        logger.addFilter(_MaskTokens())
 

@@ -39,7 +39,8 @@ from services import callback_tokens, dispatcher, reply_delivery
 
 from ..console import make_deps
 from ..web import runtime_of, worker_id
-from ._wecom_api import WecomApi, WecomError, mask_http_logs
+from ._http_logs import mask_http_logs
+from ._wecom_api import WecomApi, WecomError
 from ._wecom_send import CHANNEL, WecomSender, png_b64
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ import httpx
 from services.dispatcher import SendError
 from services.outbox import OutboundMessage, mask_secrets
 
-from ._wecom_api import WecomError, errmsg_of, mask_http_logs, read_json
+from ._http_logs import mask_http_logs
+from ._wecom_api import WecomError, errmsg_of, read_json
 from ._wecom_send import SentParts, split_utf8
 
 log = logging.getLogger(__name__)
