@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import cn2an
 
+from . import holidays
 from .units import unit_regex
 
 WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
@@ -22,7 +23,7 @@ EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednes
 MONTHS = {m: i + 1 for i, names in enumerate(
     ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
      "sep sept september", "oct october", "nov november", "dec december"]) for m in names.split()}
-RELATIVE = {"今天": 0, "今日": 0, "今儿": 0, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
+RELATIVE = {"今天": 0, "今日": 0, "今儿个": 0, "今儿": 0, "昨儿个": 1, "前儿个": 2, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
             "昨晚": 1, "昨夜": 1, "前天": 2, "前日": 2, "前儿": 2, "大前天": 3, "明天": -1, "明日": -1, "后天": -2,
             "today": 0, "tonight": 0, "yesterday": 1, "tomorrow": -1}
 NEAR_FUTURE_DAYS = 31
@@ -34,11 +35,12 @@ _EN_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _EN_WEEKDAY = "|".join(sorted(EN_WEEKDAYS, key=len, reverse=True))
 _EN_WEEKDAY_FULL = "|".join(w for w in EN_WEEKDAYS if w.endswith("day"))
 PATTERNS = [
+    ("holiday", holidays.PATTERN),
     ("iso", re.compile(rf"{_B}(20\d\d)\s*[-/.年]\s*(\d{{1,2}})\s*[-/.月]\s*(\d{{1,2}})\s*[日号]?{_A}")),
     ("md_cn", re.compile(rf"(?:(今年|去年|前年)|{_B}(20\d\d)年)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})月份?"
                          rf"(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]?(?![\d{CN_SMALL}])")),
     ("day_cn", re.compile(rf"(本月|这个月|这月|上个月|上月)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]"
-                          r"(?=$|[^\u4e00-\u9fff]|[给卖送发的了])")),
+                          r"(?=$|[^\u4e00-\u9fff]|[给卖送发补装拿要订出进的了那当晚早上下中凌白])")),
     ("md_slash", re.compile(rf"{_B}(\d{{1,2}})/(\d{{1,2}}){_A}(?![/A-Za-z]){_NOT_AMOUNT}")),
     ("md_dash", re.compile(rf"{_B}(\d{{1,2}})-(\d{{1,2}}){_A}(?![\-A-Za-z]){_NOT_AMOUNT}")),
     ("md_dot", re.compile(rf"{_B}(\d{{1,2}})\.(\d{{1,2}}){_A}(?![A-Za-z]){_NOT_AMOUNT}")),
@@ -140,6 +142,8 @@ def find_dates(text: str, today: date) -> list[DateMatch]:
 
 def _resolve(kind: str, m: re.Match, today: date) -> tuple[date | None, bool]:
     g = m.groups()
+    if kind == "holiday":
+        return holidays.resolve(m.group(0), today), False
     if kind == "iso":
         return _recent(today, int(g[1]), int(g[2]), int(g[0])), False
     if kind == "md_cn":

@@ -10,8 +10,9 @@ import re
 import unicodedata
 from datetime import date
 
-from .. import intents
+from . import intent as said, lexicon
 from .claims import parse_claim
+from .fold import simplified
 from .items import assemble
 from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fillers
 from .skus import Mention, SkuMatcher
@@ -27,18 +28,11 @@ STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩
                          r"\bthere\b|\bany\b|\bdo\b|\bwe\b|\bi\b|\bhave\b|\bgot\b|\bfor\b|\bthe\b|"
                          r"\bcases?\b|\bbottles?\b|"
                          r"[?？!！,，.。]", re.I)
-REBATE_WORDS = re.compile(r"返利|返点|\brebates?\b", re.I)
-CLAIMS_WORDS = re.compile(r"我的报备|报备列表|报备记录|查报备|我的客户|\bmy claims\b|\blist claims\b", re.I)
-CLAIM_WORD = re.compile(r"^(?:客户报备|报备客户|报备|claim)\s*[:：]?\s*", re.I)
-COUNT_WORDS = re.compile(r"^\s*(?:库存盘点|盘点|盘库|stocktake|stock\s*take|count)\s*[:：]?\s*", re.I)
-BIND_WORDS = re.compile(r"^\s*(?:绑定|邀请码|绑定码|bind|invite code)\s*(?:码|是)?\s*[:：]?\s*", re.I)
-SALE_VERBS = re.compile(r"卖了|卖给|卖出|售出|送了|发了|出货|报单|拿了|要了|订了|\bsold\b|\bsell\b|\bsale\b", re.I)
+SALE_VERBS = re.compile("|".join(sorted((re.escape(v) for v in lexicon.words("verb") if len(v) > 1), key=len, reverse=True))
+                        + r"|报单|\bsold\b|\bsell\b|\bsale\b", re.I)
 STRONG_VERBS = re.compile(r"卖了|卖给|卖出|售出|报单|\bsold\b|\bsell\b|\bsale\b", re.I)
-CONFIRM = {"好", "好的", "好滴", "对", "对的", "是", "是的", "没错", "没问题", "确定", "可以", "行", "ok", "okay", "y", "yes",
-           "confirm", "确认", "对了", "嗯", "嗯嗯", "👌", "👍"}
-CANCEL = {"不对", "不是", "不要", "算了", "取消", "不用了", "作废", "no", "n", "cancel", "nope", "错了"}
-UNDO = re.compile(r"^(?:撤销|撤回|撤单|undo|revoke)|^(?:取消|删除|删掉|作废)(?:刚才|刚刚|上一|最后|前面)", re.I)
-HELP = {"帮助", "help", "怎么用", "使用说明", "菜单", "menu", "说明", "功能", "使用帮助", "commands"}
+LEFT_WORDS = re.compile(r"还剩|剩下|还有|剩")
+QUESTION = re.compile(r"[吗嘛么?？]|多少|几[箱件瓶个台]?")
 
 
 def normalize(text: str) -> str:
@@ -48,10 +42,11 @@ def normalize(text: str) -> str:
 
 def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     """The meaning of one message as §8.3 prints it (extra keys allowed)."""
-    norm = normalize(text)
+    source = normalize(text)
+    norm = simplified(source)
     intent, rest, marked = _intent(norm, matcher, today)
     if intent == "sale":
-        p = parse_sale(norm, matcher, today, marked=marked)
+        p = parse_sale(norm, matcher, today, marked=marked, source=source)
         out = {"intent": "sale", "customer": p.customer, "date": p.date.isoformat() if p.date else None,
                "items": p.items, "missing": p.missing}
         if p.future:
@@ -71,56 +66,27 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
                 u["start"], u["end"] = u["start"] + shift, u["end"] + shift
         return out
     if intent == "claim":
-        return {"intent": "claim", **parse_claim(rest)}
+        return {"intent": "claim", **parse_claim(source[len(source) - len(rest):] if norm.endswith(rest) else rest)}
     if intent == "bind":
-        code = re.search(r"[A-Za-z0-9][A-Za-z0-9\-]{3,}", rest)
-        return {"intent": "bind", "code": code.group(0).upper() if code else None}
+        return {"intent": "bind", "code": rest.upper() if rest else None}
     return {"intent": intent}
 
 
 def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Marked | None]:
     """The intent, the text after the command word (the whole text when there is none), and the
     marked message when telling a sale needed it."""
-    intent, rest = _command(norm)
+    intent, rest = said.command(norm)
     if intent is not None:
         return intent, rest, None
+    core = said.strip_openers(norm)
     mk = _looks_like_sale(norm, matcher, today)
-    if STOCK_WORDS.search(norm) and not SALE_VERBS.search(norm) and not (mk and mk.qtys and (mk.prices or mk.bares)):
-        return "stock", norm, None
+    if STOCK_WORDS.search(core) and not SALE_VERBS.search(core):
+        if mk is not None and mk.qtys and (mk.prices or mk.bares):
+            return "sale", norm, mk
+        if mk is not None and mk.qtys and mk.mentions and LEFT_WORDS.search(core) and not QUESTION.search(core):
+            return "count", core, None  # `仓库里小瓶水还剩三十五箱`: a count told in words
+        return "stock", core, None
     return ("sale", norm, mk) if mk is not None else ("unknown", norm, None)
-
-
-def _command(norm: str) -> tuple[str | None, str]:
-    """An intent said in so many words: a command word, a bare yes/no, 返利, 我的报备, …"""
-    bare = re.sub(r"[\s.。!！~～,，]+$", "", norm).lower()
-    if not bare:
-        return "unknown", ""
-    parts = [x for x in re.split(r"[\s,，.。!！~～]+", bare) if x]
-    if bare in CONFIRM or (parts and all(x in CONFIRM for x in parts)):
-        return "confirm", ""
-    if bare in CANCEL or (parts and all(x in CANCEL for x in parts)):
-        return "cancel", ""
-    if bare in HELP:
-        return "help", ""
-    if COUNT_WORDS.match(norm):
-        return "count", COUNT_WORDS.sub("", norm, count=1)
-    if CLAIMS_WORDS.search(norm):
-        return "claims", norm
-    m = BIND_WORDS.match(norm)
-    if m and re.fullmatch(r"[A-Za-z0-9\-]{4,}", norm[m.end():].strip()):
-        return "bind", norm[m.end():]
-    if UNDO.match(norm):
-        return "undo", ""
-    found = intents.command_word(norm)
-    if found is not None and found.intent in ("confirm", "cancel") and found.rest:
-        found = None  # `确认一下A100库存`: not a bare confirmation
-    if found is not None:
-        return found.intent, found.rest
-    if CLAIM_WORD.match(norm):
-        return "claim", CLAIM_WORD.sub("", norm, count=1)
-    if REBATE_WORDS.search(norm):
-        return "rebate", norm
-    return None, norm
 
 
 def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> Marked | None:

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import cn2an
 
-CN_DIGITS = "零〇一二两三四五六七八九十百千万亿"
+CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨"
 CN_NUM = rf"[{CN_DIGITS}]+(?:点[{CN_DIGITS}]+)?"
 AR_NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 MULT = {"万": Decimal(10000), "w": Decimal(10000), "千": Decimal(1000), "k": Decimal(1000)}
@@ -20,7 +20,7 @@ EN_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "sev
             "hundred": 100, "a": 1, "an": 1}
 EN_NUM = r"(?:" + "|".join(sorted(EN_WORDS, key=len, reverse=True)) + r")(?![a-z'])"
 # An amount: arabic (with an optional 万/千/w/k) or Chinese numerals.
-NUMBER = rf"(?:{AR_NUM}(?:\s?[万千wWkK](?![A-Za-z]))?|{CN_NUM})"
+NUMBER = rf"(?:{AR_NUM}(?:[万千](?![\u4e00-\u9fff])|[万千](?=[元块钱箱件瓶支罐听台套个只袋提包盒桶条多左])|\s?[wWkK](?![A-Za-z]))?|{CN_NUM})"
 _AR_RE = re.compile(rf"^({AR_NUM})\s?([万千wWkK]?)$")
 _CN_RE = re.compile(rf"^{CN_NUM}$")
 
@@ -28,7 +28,7 @@ _CN_RE = re.compile(rf"^{CN_NUM}$")
 @lru_cache(maxsize=4096)
 def to_decimal(token: str) -> Decimal | None:
     """`28`→28, `2.8`→2.8, `3.5万`→35000, `二十八`→28, `一万二`→12000, `two`→2; None if not a number."""
-    token = token.strip()
+    token = token.strip().replace("俩", "两").replace("仨", "三")
     m = _AR_RE.match(token)
     try:
         if m:

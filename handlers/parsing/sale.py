@@ -74,7 +74,7 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
     prices = g.prices_with_unit(text, taken)
     qtys = g.quantities(text, taken)
     prices += g.other_prices(text, taken)
-    bares = g.bare_numbers(text, taken)
+    bares = g.bare_numbers(text, taken, _sku_word(text, taken, matcher))
     ambiguous = [d for d in dates if d.ambiguous]
     if ambiguous and not prices and not bares and (mentions or qtys):
         d = ambiguous[-1]  # `11.16` with no other price is the price
@@ -94,6 +94,18 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
     return Marked(text, mentions, qtys, prices, bares, words(text, taken), dates)
 
 
+def _sku_word(text: str, taken: list[tuple[int, int]], matcher: SkuMatcher):
+    """A test for `bare_numbers`: the Chinese word right before a number names a product, and the
+    number is not its size (`大瓶34` is a price; `冰泉550` a size)."""
+    def test(end: int, number: str) -> bool:
+        start = end
+        while start > 0 and end - start < 6 and CJK.match(text[start - 1]) and free(taken, start - 1, start):
+            start -= 1
+        codes = matcher.resolve(text[start:end]) if end - start >= 2 else ()
+        return bool(codes) and not any(matcher.holds(c, number) for c in codes)
+    return test
+
+
 def _with_size(text: str, m: Mention, matcher: SkuMatcher) -> Mention:
     """A size written after a name (`雪碧330`, `农夫山泉 550`) belongs to the name when a name holds it."""
     size = SIZE_AFTER.match(text, m.end)
@@ -103,14 +115,17 @@ def _with_size(text: str, m: Mention, matcher: SkuMatcher) -> Mention:
     return Mention(m.start, size.end(), codes, text[m.start:size.end()])
 
 
-def parse_sale(text: str, matcher: SkuMatcher, today: date, *, marked: Marked | None = None) -> SaleParse:
-    """Reads one sales message; nothing here touches the database (`marked`: `mark()` of it, if done)."""
+def parse_sale(text: str, matcher: SkuMatcher, today: date, *, marked: Marked | None = None,
+               source: str | None = None) -> SaleParse:
+    """Reads one sales message; nothing here touches the database (`marked`: `mark()` of it, if done;
+    `source`: the text as written, same length, from which the customer's name is cut)."""
     text = unicodedata.normalize("NFKC", text or "")
     mk = marked if marked is not None and marked.text == text else mark(text, matcher, today)
     customer, plain = _resolve_words(mk, matcher)
     items = assemble(text, mk.mentions, mk.qtys, mk.prices, mk.bares)
-    customer = _unknown_products(items, plain, customer, text)
-    return _finish(items, customer, mk.dates, matcher, today)
+    span = _unknown_products(items, plain, customer, text)
+    written = source if source is not None and len(source) == len(text) else text
+    return _finish(items, written[span[0]:span[1]] if span else None, mk.dates, matcher, today)
 
 
 def _resolve_words(mk: Marked, matcher: SkuMatcher) -> tuple[Word | None, list[Word]]:
@@ -142,11 +157,13 @@ def _adjacent(w: Word, spans: list[Span], text: str) -> bool:
                or (0 <= w.start - s.end <= 2 and not text[s.end:w.start].strip()) for s in spans)
 
 
-def _unknown_products(items: list[Item], plain: list[Word], customer: Word | None, text: str) -> str | None:
-    """Words beside a line without a SKU name that line's product (unknown); the rest may be the customer."""
+def _unknown_products(items: list[Item], plain: list[Word], customer: Word | None,
+                      text: str) -> tuple[int, int] | None:
+    """Words beside a line without a SKU name that line's product (unknown); the rest may be the customer
+    (its span in the text)."""
     name_unknown(items, plain, text, customer is not None)
     if customer is not None:
-        return customer.text
+        return customer.start, customer.end
     return _likeliest_name(plain, text)
 
 
@@ -165,7 +182,7 @@ def name_unknown(items: list[Item], plain: list[Word], text: str, has_customer: 
             plain.remove(w)
 
 
-def _likeliest_name(plain: list[Word], text: str) -> str | None:
+def _likeliest_name(plain: list[Word], text: str) -> tuple[int, int] | None:
     """A shop-like name first (words apart only by spaces joined: `华润万家 南京店`), then a person."""
     groups: list[list[Word]] = []
     for w in plain:
@@ -178,10 +195,10 @@ def _likeliest_name(plain: list[Word], text: str) -> str | None:
         for j, w in enumerate(group):
             if is_shop(w.text):
                 branch = j > 0 and BRANCH.match(w.text) and CJK.search(group[j - 1].text)
-                joined = text[group[j - 1].start if branch else w.start:w.end]  # `华润万家 南京店`
-                names.append((2, len(joined), joined))
+                start = group[j - 1].start if branch else w.start  # `华润万家 南京店`
+                names.append((2, w.end - start, (start, w.end)))
         for w in group:
-            names.append((1 if may_be_person(w.text) else 0, len(w.text), w.text))
+            names.append((1 if may_be_person(w.text) else 0, len(w.text), (w.start, w.end)))
     if not names:
         return None
     return max(names, key=lambda n: (n[0], n[1]))[2]

@@ -162,8 +162,9 @@ class Grammar:
                     taken.append((m.start(), m.end()))
         return spans
 
-    def bare_numbers(self, text: str, taken: list[tuple[int, int]]) -> list[Span]:
-        """Numbers no other rule took: a count or a price, decided when the items are put together."""
+    def bare_numbers(self, text: str, taken: list[tuple[int, int]], sku_word=None) -> list[Span]:
+        """Numbers no other rule took: a count or a price, decided when the items are put together.
+        `sku_word(end)`: whether the Chinese word ending at `end` names a product (`大瓶34`)."""
         spans = []
         for m in self.bare.finditer(text):
             start = m.start("neg") if m.group("neg") else m.start("p")
@@ -174,7 +175,7 @@ class Grammar:
                 continue  # part of a name: 7号便利店
             before = text[start - 1:start] if start else ""
             if before and "\u4e00" <= before <= "\u9fff" and before not in NUMBER_STARTS \
-                    and free(taken, start - 1, start):
+                    and free(taken, start - 1, start) and not (sku_word and sku_word(start, m.group("p"))):
                 continue  # part of a word: 冰泉550
             value = to_decimal(m.group("p"))
             if value is None:
@@ -189,9 +190,9 @@ class Grammar:
                 extra["shared"] = True
             spans.append(Span(start, m.end(), "bare", value, extra=extra))
             taken.append((start, m.end()))
-        for m in CN_BARE.finditer(text):
+        for m in CN_RUN.finditer(text):
             value = to_decimal(m.group(1))
-            if value is None or not free(taken, m.start(1), m.end(1)):
+            if value is None or not free(taken, m.start(1), m.end(1)) or not _stands_alone(text, m, taken):
                 continue
             extra = {"num": m.group(1)}
             if SHARED.search(text[:m.start(1)]):
@@ -201,8 +202,19 @@ class Grammar:
         return sorted(spans, key=lambda sp: sp.start)
 
 
-# A Chinese numeral standing alone between spaces or punctuation (`二十八`).
-CN_BARE = re.compile(rf"(?:^|(?<=[\s,;:。!?、]))({CN_NUM})(?=$|[\s,;:。!?、])")
+# A Chinese numeral (`二十八`, `一千八百九`): a number when it stands alone between spaces, punctuation
+# or what was already marked (`苏打水四十五气泡水四十六`), never inside a word (`八方超市`).
+CN_RUN = re.compile(rf"({CN_NUM})")
+_EDGE = set(" ,;:。!?、，；：！？\n")
+_AFTER = set(NUMBER_ENDS) | _EDGE
+
+
+def _stands_alone(text: str, m: re.Match, taken: list[tuple[int, int]]) -> bool:
+    start, end = m.start(1), m.end(1)
+    before_ok = start == 0 or text[start - 1] in _EDGE or not free(taken, start - 1, start)
+    after_ok = end == len(text) or text[end] in _AFTER or not free(taken, end, end + 1)
+    spaced = (start == 0 or text[start - 1] in _EDGE) and (end == len(text) or text[end] in _EDGE)
+    return before_ok and after_ok and (end - start >= 2 or spaced or not free(taken, start - 1, start))
 
 
 @lru_cache(maxsize=16)

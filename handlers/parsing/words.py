@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import lexicon, segment
+
 PUNCT = re.compile(r"[,，;；。!！?？、\n()（）\[\]【】<>《》\"“”]+")
 MARKER = re.compile(r"(?:卖给|送给|发给|交给|拿给|出给|售给|供给|给(?![我俺咱])|客户名称|客户名|客户是|客户为|客户|顾客|买家|买方|购买方|收货方|"
                     r"收货人|门店(?=\s*[:：])|\bsold\s+to\b|\bto\b|\bcustomer\b|\bclient\b|\bbuyer\b)\s*(?:是|为)?\s*[:：]?\s*",
@@ -36,7 +38,8 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 PERSON = re.compile(r"^(?:[老小阿][\u4e00-\u9fff]{1,2}|[\u4e00-\u9fff]{1,3}(?:总|姐|哥|叔|姨|嫂|师傅|老板|经理|老师|先生|女士|小姐))$")
 FULL_NAME = re.compile(rf"^[{SURNAMES}][\u4e00-\u9fff]{{1,2}}$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-_SPACE_SPLIT = re.compile(r"\s*[:：]\s*|(?<![A-Za-z0-9'.&\-])\s+|\s+(?![A-Za-z0-9'&])")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'&.\-]*|\d+[A-Za-z\-][A-Za-z0-9'&.\-]*")
+BRANCH_WORD = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:分店|门店|店|分公司)$")
 
 
 @dataclass
@@ -74,22 +77,16 @@ def may_be_person(word: str) -> bool:
     return bool(PERSON.match(word) or FULL_NAME.match(word))
 
 
-def _trimmed(start: int, raw: str, marked: bool) -> Word | None:
-    word = strip_fillers(raw)
-    if not word:
-        return None
-    at = raw.find(word)
-    return Word(start + at, start + at + len(word), word, marked)
-
-
 def words(text: str, taken: list[tuple[int, int]]) -> list[Word]:
-    """The leftover words, split at punctuation, spaces between Chinese words and customer markers;
-    the word right after a marker is `marked` (the customer)."""
+    """The leftover words: runs of jieba tokens that are not grammar (fillers, verbs, particles,
+    markers — lexicon.toml), split at punctuation and spaces; the run right after a marker
+    (给/卖给/客户是/to …) is `marked` (the customer). A name is never cut inside a token."""
     mask = bytearray(len(text))
     for s, e in taken:
         mask[s:e] = b"\x01" * (e - s)
     out: list[Word] = []
     i, n = 0, len(text)
+    pending = False
     while i < n:
         if mask[i]:
             i += 1
@@ -98,20 +95,68 @@ def words(text: str, taken: list[tuple[int, int]]) -> list[Word]:
         while j < n and not mask[j]:
             j += 1
         for ps, pe in _pieces(text, i, j, PUNCT):
-            pending = False
-            cuts = [(m.start(), m.end()) for m in MARKER.finditer(text, ps, pe)]
-            bounds = [(ps, cuts[0][0] if cuts else pe, False)]
-            for k, (ms, me) in enumerate(cuts):
-                bounds.append((me, cuts[k + 1][0] if k + 1 < len(cuts) else pe, True))
-            for bs, be, marked in bounds:
-                pending = pending or marked
-                for ss, se in _pieces(text, bs, be, _SPACE_SPLIT):
-                    w = _trimmed(ss, text[ss:se], pending)
-                    if w is not None:
-                        out.append(w)
-                        pending = False
+            pending = _runs(text, ps, pe, out, pending, mask)
         i = j
+    return _join_branches(text, out)
+
+
+def _runs(text: str, start: int, end: int, out: list[Word], pending: bool, mask: bytearray) -> bool:
+    """Appends the name-like runs of text[start:end] to `out`; returns whether a marker waits."""
+    run: list[tuple[int, int, str]] = []
+    last_marker_end = -1
+
+    def flush():
+        nonlocal run, pending
+        while run and run[-1][2] in lexicon.SOFT and len(run) == 1:
+            run.pop()
+        if run:
+            s, e = run[0][0], run[-1][1]
+            out.append(Word(s, e, text[s:e], pending))
+            pending = False
+        run = []
+
+    for ts, te, tok in _verb_split(segment.tokens(text, start, end)):
+        low = tok.lower()
+        if run and text[run[-1][1]:ts].strip() == "" and ts > run[-1][1] \
+                and not (_LATIN_WORD.fullmatch(run[-1][2]) and _LATIN_WORD.fullmatch(tok)):
+            flush()  # a space between words, unless both are Latin (`Green Mart`)
+        if low in lexicon.MARKER and not (ts == last_marker_end and not run):
+            flush()
+            pending = True
+            last_marker_end = te
+            continue
+        if low in lexicon.GRAMMAR and not (ts == last_marker_end and low in lexicon.MARKER):
+            flush()
+            continue
+        if low in lexicon.SOFT and not run and ts > 0 and mask[ts - 1]:
+            continue  # `苏打水和气泡水`: joins two marked things, not a name's first character
+        run.append((ts, te, tok))
+    flush()
+    return pending
+
+
+def _verb_split(toks: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """`超市发` (a dictionary word) before a product is 超市 + 发: a shop word then a verb."""
+    out = []
+    for ts, te, tok in toks:
+        if len(tok) >= 3 and tok[-1] in lexicon.VERB and is_shop(tok[:-1]):
+            out += [(ts, te - 1, tok[:-1]), (te - 1, te, tok[-1])]
+        else:
+            out.append((ts, te, tok))
     return out
+
+
+def _join_branches(text: str, out: list[Word]) -> list[Word]:
+    """`Lawson 中山路店`, `永辉超市 鼓楼店`: a branch written after its chain, with only a space between."""
+    joined: list[Word] = []
+    for w in out:
+        prev = joined[-1] if joined else None
+        if prev is not None and BRANCH_WORD.match(w.text) and not text[prev.end:w.start].strip() \
+                and (is_shop(prev.text) or _LATIN_WORD.search(prev.text)) and not BRANCH_WORD.match(prev.text):
+            joined[-1] = Word(prev.start, w.end, text[prev.start:w.end], prev.marked or w.marked)
+            continue
+        joined.append(w)
+    return joined
 
 
 def _pieces(text: str, start: int, end: int, sep: re.Pattern) -> list[tuple[int, int]]:

@@ -1,0 +1,119 @@
+"""Intents said in so many words, in any of the ways people say them (lexicon.toml): a command
+word, a bare yes or no, a polite request (麻烦帮我查下库存, 帮我报备一家…), a phrase anywhere
+(上一单撤回, 我报备过哪些, 这个怎么用). Messages that need the catalog (sales, stock questions,
+counts told in words) are told apart in message.py."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from . import lexicon
+
+_TRAIL = re.compile(r"[\s.。!！~～,，?？…]+$")
+_SPACE = re.compile(r"[\s,，.。!！~～、]+")
+_PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", "嘛", "的", "哈哈", "呗", "哟", "噢", "喔",
+                        "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
+                        "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~"})
+CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
+COMMAND_WORDS = {"报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock", "盘点": "count", "count": "count",
+                 "我的报备": "claims", "claims": "claims", "报备": "claim", "claim": "claim", "返利": "rebate",
+                 "rebate": "rebate", "撤销": "undo", "undo": "undo", "确认": "confirm", "yes": "confirm",
+                 "取消": "cancel", "no": "cancel", "绑定": "bind", "bind": "bind", "帮助": "help", "help": "help"}
+
+
+@lru_cache(maxsize=None)
+def _set(intent: str) -> frozenset[str]:
+    return frozenset(p.lower() for p in lexicon.phrases(intent))
+
+
+def _covered(text: str, words: frozenset[str]) -> bool:
+    """Whether `text` is nothing but words of `words` (at least one) and particles."""
+    n = len(text)
+    best = [None] * (n + 1)  # best[i]: reachable, and whether a real word was used
+    best[0] = False
+    for i in range(n):
+        if best[i] is None:
+            continue
+        for j in range(i + 1, min(n, i + 8) + 1):
+            piece = text[i:j]
+            if piece in words:
+                best[j] = True
+            elif piece in _PARTICLES and best[j] is not True:
+                best[j] = best[i]
+    return best[n] is True
+
+
+def strip_openers(text: str) -> str:
+    """`麻烦帮我查下库存` → `查下库存`; `不好意思 这个怎么用啊` → `这个怎么用啊`."""
+    openers = lexicon.phrases("opener")
+    prev = None
+    while prev != text:
+        prev = text
+        low = text.lower()
+        for o in openers:
+            if low.startswith(o) and not (o.isascii() and len(text) > len(o) and text[len(o)].isalnum()):
+                text = text[len(o):].lstrip(" ,，:：~～!！")
+                break
+    return text
+
+
+def yes_no(norm: str) -> str | None:
+    """`好的没问题`, `嗯对的`, `ok👍` → confirm; `算了先不报了`, `不对不对` → cancel."""
+    bare = _SPACE.sub("", _TRAIL.sub("", norm)).lower()
+    if not bare or len(bare) > 24:
+        return None
+    if _covered(bare, _set("confirm")):
+        return "confirm"
+    if _covered(bare, _set("cancel")):
+        return "cancel"
+    return None
+
+
+def _has(text: str, intent: str) -> re.Match | None:
+    return _regex(intent).search(text)
+
+
+@lru_cache(maxsize=None)
+def _regex(intent: str) -> re.Pattern:
+    words = []
+    for p in lexicon.phrases(intent):
+        w = re.escape(p)
+        words.append(rf"(?<![a-z]){w}(?![a-z])" if p.isascii() else w)
+    return re.compile("|".join(words), re.I)
+
+
+def command(norm: str) -> tuple[str | None, str]:
+    """The intent a message states and the text after its command phrase; (None, text) if none."""
+    if not _TRAIL.sub("", norm):
+        return "unknown", ""
+    answer = yes_no(norm)
+    if answer:
+        return answer, ""
+    core = strip_openers(norm)
+    low = core.lower()
+    if _has(low, "claims"):
+        return "claims", core
+    m = _regex("bind").search(low)
+    if m:
+        said = re.match(r"\s*(?:码|是|为)?\s*[:：]?\s*([A-Za-z0-9][A-Za-z0-9\-]{3,})\s*$", core[m.end():]) \
+            if m.start() == 0 else None
+        codes = [said.group(1)] if said else CODE.findall(core)
+        if len(codes) == 1:
+            return "bind", codes[0]
+    if len(core) <= 30 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
+        return "undo", ""
+    m = re.match(_regex("claim").pattern, low, re.I)
+    if m:
+        return "claim", core[m.end():].lstrip(" :：,，")
+    m = re.match(_regex("count").pattern, low, re.I)
+    if m:
+        return "count", core[m.end():]
+    word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
+                 and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)
+    if word is not None and COMMAND_WORDS[word] not in ("confirm", "cancel", "claim", "count", "claims", "bind"):
+        return COMMAND_WORDS[word], core[len(word):].lstrip(" :：,，")
+    if len(core) <= 20 and _has(low, "help"):
+        return "help", ""
+    if _has(low, "rebate"):
+        return "rebate", core
+    return None, norm
