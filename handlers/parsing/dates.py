@@ -30,7 +30,7 @@ NEAR_FUTURE_DAYS = 31
 CN_SMALL = "一二两三四五六七八九十"
 _B = r"(?<![\dA-Za-z.\-/])"   # not glued to a number or word before
 _A = r"(?![\d.])"             # nor after
-_NOT_AMOUNT = rf"(?!\s*(?:元|块|[万千wWkK%‰升克斤]|毫升|公斤|{unit_regex()}))"
+_NOT_AMOUNT = rf"(?!\s*(?:元|块|[万千wWkK%‰升克斤]|毫升|公斤|{unit_regex()}|[一每/]\s*{unit_regex()}))"
 _EN_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _EN_WEEKDAY = "|".join(sorted(EN_WEEKDAYS, key=len, reverse=True))
 _EN_WEEKDAY_FULL = "|".join(w for w in EN_WEEKDAYS if w.endswith("day"))

@@ -14,6 +14,7 @@ _SPACE = re.compile(r"[\s,，.。!！~～、]+")
 _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", "嘛", "的", "哈哈", "呗", "哟", "噢", "喔",
                         "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
                         "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~"})
+_SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
 COMMAND_WORDS = {"报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock", "盘点": "count", "count": "count",
                  "我的报备": "claims", "claims": "claims", "报备": "claim", "claim": "claim", "返利": "rebate",
@@ -66,6 +67,10 @@ def yes_no(norm: str) -> str | None:
         return "confirm"
     if _covered(bare, _set("cancel")):
         return "cancel"
+    first = _SPACE.split(_TRAIL.sub("", norm).lower(), maxsplit=1)
+    if len(first) == 2 and first[0] not in _SOFT_NO and _covered(first[0], _set("cancel")) \
+            and not re.search(r"\d", first[1]):
+        return "cancel"  # `先别报了 我再问问价`; but `不对 …` is a correction, not a cancellation
     return None
 
 
@@ -105,9 +110,11 @@ def command(norm: str) -> tuple[str | None, str]:
     m = re.match(_regex("claim").pattern, low, re.I)
     if m:
         return "claim", core[m.end():].lstrip(" :：,，")
-    m = re.match(_regex("count").pattern, low, re.I)
-    if m:
+    m = _regex("count").search(low[:12])
+    if m and (m.start() == 0 or not re.search(r"\d", low[:m.start()])):
         return "count", core[m.end():]
+    if len(core) <= 20 and _has(low, "help") and not re.search(r"\d", low):
+        return "help", ""
     word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
                  and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)
     if word is not None and COMMAND_WORDS[word] not in ("confirm", "cancel", "claim", "count", "claims", "bind"):

@@ -18,7 +18,7 @@ from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fille
 from .skus import Mention, SkuMatcher
 from .units import to_base
 
-STOCK_WORDS = re.compile(r"库存|还有多少|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
+STOCK_WORDS = re.compile(r"库存|还有多少|还有没|有没有|有没$|\bstill have\b|\bany left\b|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
                          r"\bstock\b|\binventory\b|"
                          r"how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand|do we have|have we got|do i have)|"
                          r"\b(?:left|remaining)\s*\??$", re.I)
@@ -66,7 +66,12 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
                 u["start"], u["end"] = u["start"] + shift, u["end"] + shift
         return out
     if intent == "claim":
-        return {"intent": "claim", **parse_claim(source[len(source) - len(rest):] if norm.endswith(rest) else rest)}
+        claim = parse_claim(rest)
+        name, at = claim["customer"], rest.find(claim["customer"] or "\0")
+        if name and at >= 0 and norm.endswith(rest):  # the name as written (traditional stays traditional)
+            offset = len(norm) - len(rest) + at
+            claim["customer"] = source[offset:offset + len(name)]
+        return {"intent": "claim", **claim}
     if intent == "bind":
         return {"intent": "bind", "code": rest.upper() if rest else None}
     return {"intent": intent}

@@ -17,7 +17,7 @@ from .units import unit_regex
 
 YUAN = r"(?:元钱|元|块钱|块|rmb\b|yuan\b|人民币)"
 NUM_B = r"(?<![A-Za-z0-9.])"  # a number not glued to a code like A100
-NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?=[{CN_DIGITS}半]))"  # … unless written in Chinese (A100二十箱)
+NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?<=(?<![A-Za-z])[x×X*])|(?=[{CN_DIGITS}半]))"  # also `雪碧x5箱`  # … unless written in Chinese (A100二十箱)
 SIGN = r"(?:(?<![A-Za-z0-9.\-])(?P<neg>[-−]|负))?"
 PRICE_NUM = (rf"{SIGN}(?:[¥￥]\s*)?(?P<p>{NUMBER})"
              r"(?:\s*(?:块|元)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
@@ -211,7 +211,8 @@ _AFTER = set(NUMBER_ENDS) | _EDGE
 
 def _stands_alone(text: str, m: re.Match, taken: list[tuple[int, int]]) -> bool:
     start, end = m.start(1), m.end(1)
-    before_ok = start == 0 or text[start - 1] in _EDGE or not free(taken, start - 1, start)
+    before_ok = start == 0 or text[start - 1] in _EDGE or text[start - 1] in NUMBER_STARTS \
+        or not free(taken, start - 1, start)
     after_ok = end == len(text) or text[end] in _AFTER or not free(taken, end, end + 1)
     spaced = (start == 0 or text[start - 1] in _EDGE) and (end == len(text) or text[end] in _EDGE)
     return before_ok and after_ok and (end - start >= 2 or spaced or not free(taken, start - 1, start))

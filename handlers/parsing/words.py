@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from . import lexicon, segment
 
-PUNCT = re.compile(r"[,，;；。!！?？、\n()（）\[\]【】<>《》\"“”]+")
+PUNCT = re.compile(r"[,，;；:：。!！?？、\n()（）\[\]【】<>《》\"“”]+")
 MARKER = re.compile(r"(?:卖给|送给|发给|交给|拿给|出给|售给|供给|给(?![我俺咱])|客户名称|客户名|客户是|客户为|客户|顾客|买家|买方|购买方|收货方|"
                     r"收货人|门店(?=\s*[:：])|\bsold\s+to\b|\bto\b|\bcustomer\b|\bclient\b|\bbuyer\b)\s*(?:是|为)?\s*[:：]?\s*",
                     re.I)
@@ -30,7 +30,8 @@ _LEAD_SAFE = "|".join(sorted((re.escape(w) for w in FILLER_WORDS if len(w) > 1 o
 _FILLER = re.compile(rf"^(?:{_LEAD_SAFE})(?:(?<=[a-z])(?![a-z0-9'])|(?<![a-z]))", re.I)
 _FILLER_END = re.compile(rf"(?:(?<![a-z0-9])|(?<=[^a-z]))(?:{_FW})$", re.I)
 SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百货|店|铺|行|公司|集团|餐厅|餐馆|餐饮|饭店|饭馆|酒店|酒楼|酒家|食堂|批发部|"
-                  r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|"
+                  r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|士多|烧烤|火锅|小吃|"
+                  r"美食城|城|"
                   r"mart|store|shop|kitchen|restaurant|cafe|café|bar|hotel|market|supermarket|ltd\.?|co\.?|inc\.?|"
                   r"company|trading|group|hall|deli|bakery|foods?|pharmacy)$", re.I)
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
@@ -101,37 +102,67 @@ def words(text: str, taken: list[tuple[int, int]]) -> list[Word]:
 
 
 def _runs(text: str, start: int, end: int, out: list[Word], pending: bool, mask: bytearray) -> bool:
-    """Appends the name-like runs of text[start:end] to `out`; returns whether a marker waits."""
-    run: list[tuple[int, int, str]] = []
+    """Appends the name-like runs of text[start:end] to `out`; returns whether a marker waits.
+
+    Spaces, markers and grammar words of two or more characters (送了, 那个, 一共) end a run. A
+    one-character grammar word (发, 再, 的, 和) is weak: inside a name that ends in a shop word
+    (顺发超市, 好再来饭店, 阿嬷的店) or after a marker (给好再来烧烤) it belongs to the name; at a
+    run's edges and elsewhere it is grammar."""
+    seg: list[tuple[int, int, str, bool]] = []  # (start, end, token, weak)
     last_marker_end = -1
-
-    def flush():
-        nonlocal run, pending
-        while run and run[-1][2] in lexicon.SOFT and len(run) == 1:
-            run.pop()
-        if run:
-            s, e = run[0][0], run[-1][1]
-            out.append(Word(s, e, text[s:e], pending))
-            pending = False
-        run = []
-
     for ts, te, tok in _verb_split(segment.tokens(text, start, end)):
         low = tok.lower()
-        if run and text[run[-1][1]:ts].strip() == "" and ts > run[-1][1] \
-                and not (_LATIN_WORD.fullmatch(run[-1][2]) and _LATIN_WORD.fullmatch(tok)):
-            flush()  # a space between words, unless both are Latin (`Green Mart`)
-        if low in lexicon.MARKER and not (ts == last_marker_end and not run):
-            flush()
-            pending = True
-            last_marker_end = te
+        glued = te < len(text) and CJK.match(text[te]) is not None
+        if _LATIN_WORD.fullmatch(tok) and glued:
+            low = ""  # `OK便利店`: letters glued to a Chinese name are part of it
+        if seg and ts > seg[-1][1] and not text[seg[-1][1]:ts].strip() \
+                and not (_LATIN_WORD.fullmatch(seg[-1][2]) and _LATIN_WORD.fullmatch(tok)):
+            pending = _flush(text, seg, out, pending, mask)  # a space, unless between Latin words
+            seg = []
+        marker = low in lexicon.MARKER and not (ts == last_marker_end and not seg)
+        if marker and len(tok) == 1 and seg and not pending:
+            seg.append((ts, te, tok, True))
             continue
-        if low in lexicon.GRAMMAR and not (ts == last_marker_end and low in lexicon.MARKER):
-            flush()
+        if marker:
+            pending = _flush(text, seg, out, pending, mask)
+            seg, pending, last_marker_end = [], True, te
             continue
-        if low in lexicon.SOFT and not run and ts > 0 and mask[ts - 1]:
-            continue  # `苏打水和气泡水`: joins two marked things, not a name's first character
-        run.append((ts, te, tok))
-    flush()
+        grammar = low in lexicon.GRAMMAR and not (ts == last_marker_end and low in lexicon.MARKER)
+        if grammar and len(tok) > 1:
+            pending = _flush(text, seg, out, pending, mask)
+            seg = []
+            continue
+        seg.append((ts, te, tok, grammar or low in lexicon.SOFT))
+    return _flush(text, seg, out, pending, mask)
+
+
+def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pending: bool,
+           mask: bytearray) -> bool:
+    """Turns one segment into runs (see `_runs`); returns whether a marker still waits."""
+    while seg and seg[-1][3] and seg[-1][2] not in lexicon.SOFT:
+        seg = seg[:-1]  # a trailing verb or particle: 张三超市发, 老王又
+    if not seg:
+        return pending
+    whole = text[seg[0][0]:seg[-1][1]]
+    if pending or is_shop(whole):
+        first = seg[0]
+        if first[3] and (first[2] not in lexicon.SOFT or not is_shop(whole) and first[0] > 0 and mask[first[0] - 1]):
+            seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `又…`: not a name's first character
+        if seg:
+            out.append(Word(seg[0][0], seg[-1][1], text[seg[0][0]:seg[-1][1]], pending))
+            pending = False
+        return pending
+    run: list[tuple[int, int, str, bool]] = []
+    for tok in seg + [None]:
+        if tok is None or (tok[3] and tok[2] not in lexicon.SOFT) or (tok[3] and not run):
+            while run and run[-1][3] and len(run) == 1:
+                run.pop()
+            if run:
+                out.append(Word(run[0][0], run[-1][1], text[run[0][0]:run[-1][1]], pending))
+                pending = False
+            run = []
+            continue
+        run.append(tok)
     return pending
 
 
