@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from .skus import Mention
 from .spans import Span
-from .units import is_pack
+from .units import family, is_pack
 
 
 @dataclass
@@ -201,3 +201,22 @@ def best_reading(item: Item, sku) -> tuple[Decimal, Decimal]:
             return math.inf
         return round(abs(math.log(float(amount / base / guide))), 9)
     return min(options, key=distance)
+
+
+def _fits(word: str, sku) -> bool:
+    word = word.lower()
+    return word in family(sku.unit) or word == sku.pack_unit.lower() or is_pack(word, sku)
+
+
+def narrow_by_units(items: list[Item], matcher) -> None:
+    """A name that fits several SKUs keeps those its units fit (`农夫山泉 50件零8瓶`: the bottled one,
+    not the 桶); unchanged when the units fit all or none."""
+    for it in items:
+        if len(it.codes) < 2:
+            continue
+        words = [w for w in (it.qty.unit if it.qty else None, it.qty.extra.get("loose_unit") if it.qty else None,
+                             it.price.unit if it.price else None) if w]
+        kept = tuple(c for c in it.codes if all(_fits(w, matcher.get(c)) for w in words))
+        if kept and len(kept) < len(it.codes):
+            m = it.mention
+            it.mention = Mention(m.start, m.end, kept, m.token)

@@ -13,7 +13,7 @@ from datetime import date
 from . import intent as said, lexicon
 from .claims import parse_claim
 from .fold import simplified
-from .items import assemble
+from .items import assemble, narrow_by_units
 from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fillers
 from .skus import Mention, SkuMatcher
 from .units import to_base
@@ -141,6 +141,7 @@ def parse_count(rest: str, matcher: SkuMatcher, today: date) -> dict:
     mk.mentions.sort(key=lambda m: m.start)
     items, missing, unresolved, problems = [], set(), [], set()
     lines = assemble(text, mk.mentions, mk.qtys, [], mk.bares, count=True)
+    narrow_by_units(lines, matcher)
     name_unknown(lines, plain, text)
     for it in lines:
         if not it.known:

@@ -14,7 +14,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from .dates import TIME, find_dates
-from .items import Item, assemble, best_reading
+from .items import Item, assemble, best_reading, narrow_by_units
 from .numbers import is_chinese_numeral
 from .skus import CJK, Mention, SkuMatcher
 from .spans import Span, free, grammar
@@ -123,6 +123,7 @@ def parse_sale(text: str, matcher: SkuMatcher, today: date, *, marked: Marked | 
     mk = marked if marked is not None and marked.text == text else mark(text, matcher, today)
     customer, plain = _resolve_words(mk, matcher)
     items = assemble(text, mk.mentions, mk.qtys, mk.prices, mk.bares)
+    narrow_by_units(items, matcher)
     span = _unknown_products(items, plain, customer, text)
     written = source if source is not None and len(source) == len(text) else text
     return _finish(items, written[span[0]:span[1]] if span else None, mk.dates, matcher, today)
@@ -261,6 +262,8 @@ def _finish(items: list[Item], customer: str | None, dates, matcher: SkuMatcher,
         elif it.price.value <= 0:
             missing.add("price")
             problems.append("bad_price")
+        elif it.price.mode == "total" and it.price.value < MAX_AMOUNT:
+            amount_fen = int((it.price.value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))  # `共260元`
         out.append({"sku": sku.code, "qty": int(qty_base) if qty_base is not None else None,
                     "amount_fen": amount_fen})
     if not customer:

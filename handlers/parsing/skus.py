@@ -12,6 +12,7 @@ from typing import Iterable, Protocol
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
+from . import lexicon
 from .units import unit_regex
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -109,6 +110,7 @@ class SkuMatcher:
             core = SPEC.sub("", fold(s.name)).strip()
             if len(CJK.findall(core)) >= 2:
                 cores.setdefault(core, set()).add(ref.code)
+        self._add_glossary(phrases, cores)
         self.phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
         self.cores = {k: tuple(sorted(v)) for k, v in cores.items() if k not in self.phrases}
         every = {**self.cores, **self.phrases}
@@ -136,6 +138,21 @@ class SkuMatcher:
         units = {w for s in self.skus.values() for w in (s.unit, s.pack_unit)}
         self.unit_words: tuple[str, ...] = tuple(sorted(u for u in units if u))
         self.units_re = unit_regex(self.unit_words)
+
+    @staticmethod
+    def _add_glossary(phrases: dict[str, set[str]], cores: dict[str, set[str]]) -> None:
+        """English product words (lexicon.toml [glossary]) for the SKUs whose names hold the Chinese
+        word: the whole name or alias first, else every SKU with it inside a name (`water` → 水 is
+        too wide and stays out unless one SKU has it)."""
+        names = {**cores, **phrases}
+        for english, chinese in lexicon.load().get("glossary", {}).items():
+            key = fold(english)
+            if key in phrases:
+                continue
+            codes = names.get(chinese) or {c for k, cs in names.items() if chinese in k for c in cs}
+            if codes and (len(chinese) >= 2 or len(codes) == 1):
+                for form in {key, key + "s"} if key[-1] != "s" else {key}:
+                    phrases.setdefault(form, set()).update(codes)
 
     def get(self, code: str) -> SkuRef | None:
         return self.skus.get((code or "").strip().upper())

@@ -120,7 +120,7 @@ def _runs(text: str, start: int, end: int, out: list[Word], pending: bool, mask:
             pending = _flush(text, seg, out, pending, mask)  # a space, unless between Latin words
             seg = []
         marker = low in lexicon.MARKER and not (ts == last_marker_end and not seg)
-        if marker and len(tok) == 1 and seg and not pending:
+        if marker and len(tok) == 1 and any(not t[3] for t in seg) and not pending:
             seg.append((ts, te, tok, True))
             continue
         if marker:
@@ -204,6 +204,8 @@ def _pieces(text: str, start: int, end: int, sep: re.Pattern) -> list[tuple[int,
 def glued_name(text: str, end: int, taken: list[tuple[int, int]]) -> str | None:
     """The Chinese run glued right after a span, when it reads as the rest of a shop name
     (`三只` + `松鼠专卖店`); None when a marker or a non-name follows."""
+    if end and text[end - 1].isspace():
+        return None  # a space between: not glued
     j = end
     while j < len(text) and CJK.match(text[j]) and not any(s <= j < e for s, e in taken):
         j += 1
