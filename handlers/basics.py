@@ -6,7 +6,7 @@ from services import conversation, identities
 from .context import Ctx
 from .intents import Parsed
 from .messages import Reply
-from .router import intent
+from .router import INTENTS, PARSER, flow, intent
 from .texts import role_name
 
 HELP = {
@@ -99,9 +99,32 @@ async def confirm(ctx: Ctx, parsed: Parsed) -> list[Reply]:
     return [Reply(ctx.t("nothing_to_confirm"))]
 
 
+CHOOSE = "choose"
+
+
 @intent("unknown")
 async def unknown(ctx: Ctx, parsed: Parsed) -> list[Reply]:
-    """A useful answer to what we could not understand."""
+    """Offers the likeliest things the sender meant, numbered and as buttons; a number picks one."""
     if ctx.actor is None:
         return [Reply(ctx.t("unbound"))]
-    return [Reply(ctx.t("unknown", hint=ctx.t("unknown_hint")))]
+    guesses = list(parsed.fields.get("guesses") or ())
+    if not guesses or await conversation.load(ctx.uow(), identity_id=ctx.identity.id) is not None:
+        return [Reply(ctx.t("unknown", hint=ctx.t("unknown_hint")))]  # never displaces a pending read-back
+    await conversation.save(ctx.uow(), identity_id=ctx.identity.id, flow=CHOOSE, step="pick",
+                            data={"guesses": guesses})
+    lines = "\n".join(f"{n} {ctx.t('choice.' + g)}" for n, g in enumerate(guesses, start=1))
+    return [Reply(ctx.t("unknown_choices", choices=lines), buttons=tuple(ctx.t("word." + g) for g in guesses))]
+
+
+@flow(CHOOSE)
+async def choose(ctx: Ctx, state: conversation.State) -> list[Reply] | None:
+    """`2` after the choices: runs that choice as if its command word had been sent; anything else
+    goes on to normal routing (and the choices are forgotten)."""
+    await conversation.clear(ctx.uow(), identity_id=ctx.identity.id)
+    guesses = state.data.get("guesses", [])
+    text = (ctx.msg.text or "").strip()
+    if not (text.isdigit() and 1 <= int(text) <= len(guesses)):
+        return None
+    word = ctx.t("word." + guesses[int(text) - 1])
+    parsed = await PARSER[-1](ctx, word)
+    return await INTENTS[parsed.intent](ctx, parsed)

@@ -105,6 +105,8 @@ def command(norm: str) -> tuple[str | None, str]:
         codes = [said.group(1)] if said else CODE.findall(core)
         if len(codes) == 1:
             return "bind", codes[0]
+        if m.start() == 0 and not core[m.end():].strip(" :：码是"):
+            return "bind", ""  # `绑定` alone: asked for the code
     if len(core) <= 30 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
         return "undo", ""
     m = re.match(_regex("claim").pattern, low, re.I)

@@ -74,7 +74,24 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
         return {"intent": "claim", **claim}
     if intent == "bind":
         return {"intent": "bind", "code": rest.upper() if rest else None}
+    if intent == "unknown":
+        return {"intent": "unknown", "guesses": guesses(norm, matcher)}
     return {"intent": intent}
+
+
+def guesses(norm: str, matcher: SkuMatcher) -> list[str]:
+    """What an unclear message most likely wanted, best first (four at most): a product named points
+    to a sale, stock or a count; a shop-like name to a claim; numbers to a sale."""
+    from .words import is_shop
+    order: list[str] = []
+    if matcher.find(norm):
+        order += ["sale", "stock", "count"]
+    if any(is_shop(w) for w in re.split(r"[\s,，。;；:：]+", norm) if w):
+        order += ["claim", "sale", "claims"]
+    if re.search(r"\d|[一二两三四五六七八九十百千]", norm):
+        order += ["sale", "count"]
+    order += ["sale", "stock", "claim", "rebate", "help"]
+    return list(dict.fromkeys(order))[:4]
 
 
 def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Marked | None]:
