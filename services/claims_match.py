@@ -3,11 +3,15 @@ the same phone, or a company name that conflicts (services/company_names.py).
 
 Fast by blocking: every claim stores, when written, its parsed name parts in columns and hashed name
 keys in `claim_key`: its brand (`n:`), the brand's pinyin (`p:`) and, for brands of four or more
-characters, each one-character deletion (`d:`). Brands within one typo meet on a key: a probe looks
-up its brand among brands and deletions (a character added or the same), its deletions among brands
-(a character dropped) and, from five characters, among deletions (one changed or two swapped). So a
-lookup fetches a few candidates by indexed equality and `conflict_score` decides: no scan, whatever
-the number of claims.
+characters, each one-character deletion (`d:`), for every reading of the name (昆山天福便利: 天福 and
+昆山天福). Brands within one typo meet on a key: a probe looks up its brand among brands and deletions
+(a character added or the same), its deletions among brands (a character dropped) and, from five
+characters, among deletions (one changed or two swapped). So a lookup fetches a few candidates by
+indexed equality and `conflict_score` decides: no scan, whatever the number of claims.
+
+The region column holds each reading's region, `|`-separated (`320583|`), and a claim's keys carry
+the one province all its readings lie in, or 0: a name that may be read without a place is looked up
+from every province.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ REASON_RANK = {"uscc": 0, "phone": 1, "name": 2}
 LOCK_BUCKETS = 1 << 20   # lock rows are buckets of keys: the table stays bounded, a clash only waits
 MIN_DELETION_BRAND = 4   # deletions of a 3-character brand are 2 characters: too short to be a typo
 PARTS = ("name_key", "brand_key", "region_key", "industry_key")
+REGION_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -51,39 +56,53 @@ def _deletions(brand: str) -> set[str]:
     return {brand[:i] + brand[i + 1:] for i in range(len(brand))} if len(brand) >= MIN_DELETION_BRAND else set()
 
 
+def _brands(name: names.CompanyName) -> set[str]:
+    return {r.brand for r in name.readings if r.brand}
+
+
 def name_keys(name: names.CompanyName) -> list[str]:
-    """The keys a claim stores: brand, pinyin of a Chinese brand, one-character deletions."""
-    brand = name.brand
-    if not brand:
-        return []
-    keys = {"n:" + brand, *("d:" + d for d in _deletions(brand))}
-    if names.HAN.search(brand):
-        keys.add("p:" + names.pinyin(brand))
+    """The keys a claim stores: brand, pinyin of a Chinese brand, one-character deletions, of every reading."""
+    keys: set[str] = set()
+    for brand in _brands(name):
+        keys.update(("n:" + brand, *("d:" + d for d in _deletions(brand))))
+        if names.HAN.search(brand):
+            keys.add("p:" + names.pinyin(brand))
     return sorted(keys)
 
 
 def probe_keys(name: names.CompanyName) -> list[str]:
-    """The keys a probe looks up: every stored key of a brand within one typo of its own."""
-    brand = name.brand
-    if not brand:
-        return []
-    dels = _deletions(brand)
-    keys = {"n:" + brand, *("n:" + d for d in dels)}
-    if len(brand) >= 3:
-        keys.add("d:" + brand)
-    if len(brand) > MIN_DELETION_BRAND:
-        keys.update("d:" + d for d in dels)
-    if names.HAN.search(brand):
-        keys.add("p:" + names.pinyin(brand))
+    """The keys a probe looks up: every stored key of a brand within one typo of one of its own."""
+    keys: set[str] = set()
+    for brand in _brands(name):
+        dels = _deletions(brand)
+        keys.update(("n:" + brand, *("n:" + d for d in dels)))
+        if len(brand) >= 3:
+            keys.add("d:" + brand)
+        if len(brand) > MIN_DELETION_BRAND:
+            keys.update("d:" + d for d in dels)
+        if names.HAN.search(brand):
+            keys.add("p:" + names.pinyin(brand))
     return sorted(keys)
 
 
 def _lock_strings(name: names.CompanyName) -> set[str]:
     """Keys without their kind: two brands within one typo share one (the shorter, or a deletion)."""
-    brand = name.brand
-    if not brand:
-        return set()
-    return {brand, *_deletions(brand), *(("p:" + names.pinyin(brand),) if names.HAN.search(brand) else ())}
+    out: set[str] = set()
+    for brand in _brands(name):
+        out.update((brand, *_deletions(brand)))
+        if names.HAN.search(brand):
+            out.add("p:" + names.pinyin(brand))
+    return out
+
+
+def region_key(name: names.CompanyName) -> str:
+    """Each reading's region key, `|`-separated (one reading: just its key, as before readings)."""
+    return REGION_SEPARATOR.join(r.region.key() for r in name.readings) if name.readings else ""
+
+
+def stored_readings(region_key_: str) -> tuple[names.Region, ...]:
+    """The regions a stored region column names, one per reading."""
+    return tuple(names.Region.from_key(k) for k in region_key_.split(REGION_SEPARATOR))
 
 
 def _clean_phone(phone: str | None) -> str | None:
@@ -102,7 +121,10 @@ def _clean_uscc(code: str | None) -> str | None:
 def name_parts(customer: str | names.CompanyName) -> tuple[tuple[str, str, str, str], tuple[int, ...]]:
     """(name_key, brand_key, region_key, industry_key) of a customer name and its hashed name keys."""
     parsed = customer if isinstance(customer, names.CompanyName) else names.parse(customer)
-    parts = (parsed.folded[:200], parsed.brand[:100], parsed.region.key()[:100], parsed.industry[:100])
+    regions = region_key(parsed)
+    if len(regions) > 100:  # too long to store whole: the first reading's region alone, its province none
+        regions = parsed.region.key() + REGION_SEPARATOR
+    parts = (parsed.folded[:200], parsed.brand[:100], regions, parsed.industry[:100])
     return parts, tuple(sorted({key_hash(k) for k in name_keys(parsed)}))
 
 
@@ -128,9 +150,22 @@ def index_rows(claim_id: int, keys: dict) -> list[dict]:
     return [{"key": k, "province": province, "claim_id": claim_id} for k in keys["lookup"]]
 
 
-def province_of(region_key: str) -> int:
-    """The province code of a stored region as a number, 0 when the region names none."""
-    return int(names.Region.from_key(region_key).province or 0)
+def province_of(region_key_: str) -> int:
+    """The province code of a stored region as a number: the one every reading lies in, 0 when a
+    reading names none or they differ."""
+    found = {r.province for r in stored_readings(region_key_)}
+    return int(found.pop() or 0) if len(found) == 1 else 0
+
+
+def probe_provinces(name: names.CompanyName) -> tuple[int, ...] | None:
+    """The provinces whose keys a probe reads (with 0, the claims naming none), or None for all:
+    claims elsewhere cannot conflict by name, so the index skips them."""
+    found: set[int] = set()
+    for reading in name.readings:
+        if not reading.region.provinces:
+            return None
+        found.update(int(p) for p in reading.region.provinces)
+    return (0, *sorted(found)) if found else None
 
 
 def lock_ids(keys: dict) -> list[int]:
@@ -191,8 +226,9 @@ async def find_conflicts(uow: UnitOfWork, *, customer: str, phone: str | None = 
     sources = []
     if lookup:
         by_key = select(ClaimKey.claim_id.label("id")).where(ClaimKey.key.in_(lookup))
-        if probe.region.province:  # claims elsewhere cannot conflict by name: the index skips them
-            by_key = by_key.where(ClaimKey.province.in_((0, int(probe.region.province))))
+        provinces = probe_provinces(probe)
+        if provinces is not None:
+            by_key = by_key.where(ClaimKey.province.in_(provinces))
         sources.append(by_key)
     if keys["phone"]:
         sources.append(select(CustomerClaim.id).where(CustomerClaim.phone == keys["phone"]))
@@ -216,8 +252,18 @@ def _check(probe: names.CompanyName, keys: dict, rows) -> list[Conflict]:
             out.append(Conflict(claim_id, name, partner, "uscc", 1.0))
         elif keys["phone"] and c_phone == keys["phone"]:
             out.append(Conflict(claim_id, name, partner, "phone", 1.0))
-        else:
-            score = names.conflict_score_parts(probe, brand, names.Region.from_key(region), industry)
-            if score is not None:
-                out.append(Conflict(claim_id, name, partner, "name", score))
+        elif (score := _name_score(probe, name, brand, region, industry)) is not None:
+            out.append(Conflict(claim_id, name, partner, "name", score))
     return out
+
+
+def _name_score(probe: names.CompanyName, customer: str, brand: str, region: str, industry: str) -> float | None:
+    """The name conflict score against a stored claim: its stored parts are its first reading; a claim
+    stored with several readings is split again for the others (parse is cached)."""
+    regions = stored_readings(region)
+    score = names.conflict_score_parts(probe, brand, regions[0], industry)
+    if len(regions) > 1:
+        for other in names.parse(customer).readings[1:]:
+            more = names.conflict_score_parts(probe, other.brand, other.region, other.industry)
+            score = more if score is None or (more is not None and more > score) else score
+    return score

