@@ -30,4 +30,5 @@ VERB = words("verb")
 PARTICLE = words("particle")
 SOFT = words("soft")
 MARKER = words("marker")
+NAME_START = words("name_start")
 GRAMMAR = FILLER | VERB | PARTICLE | MARKER

@@ -122,7 +122,7 @@ def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> Marked | No
     has_price = any(p.mode in ("per", "total") or p.extra.get("num") for p in mk.prices) or bool(mk.bares)
     verb = bool(SALE_VERBS.search(norm))
     strong = bool(STRONG_VERBS.search(norm))
-    sale = (has_sku and (has_qty or has_price or verb)) or (has_qty and (verb or bool(mk.prices))) \
+    sale = (has_sku and (has_qty or has_price or verb)) or (has_qty and (verb or bool(mk.prices) or bool(mk.bares))) \
         or (strong and has_price)
     return mk if sale else None
 

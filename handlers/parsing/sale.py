@@ -132,9 +132,11 @@ def parse_sale(text: str, matcher: SkuMatcher, today: date, *, marked: Marked | 
 def _resolve_words(mk: Marked, matcher: SkuMatcher) -> tuple[Word | None, list[Word]]:
     """The marked customer, and leftover words: those naming a SKU loosely become mentions."""
     marked, plain = None, []
+    shops = [w for w in mk.words if not w.marked and is_shop(w.text)]
     for w in mk.words:
-        if w.marked and marked is None:
-            marked = w
+        if w.marked and marked is None and (is_shop(w.text) or may_be_person(w.text) or not CJK.search(w.text)
+                                            or not shops):
+            marked = w  # after 给/客户: the customer, unless it is no name and a shop is named elsewhere
             continue
         codes = () if is_shop(w.text) or is_person(w.text) else matcher.resolve(w.text)
         if codes:

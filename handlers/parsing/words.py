@@ -31,7 +31,7 @@ _FILLER = re.compile(rf"^(?:{_LEAD_SAFE})(?:(?<=[a-z])(?![a-z0-9'])|(?<![a-z]))"
 _FILLER_END = re.compile(rf"(?:(?<![a-z0-9])|(?<=[^a-z]))(?:{_FW})$", re.I)
 SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百货|店|铺|行|公司|集团|餐厅|餐馆|餐饮|饭店|饭馆|酒店|酒楼|酒家|食堂|批发部|"
                   r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|士多|烧烤|火锅|小吃|"
-                  r"美食城|城|"
+                  r"美食城|城|副食|烟酒|粮油|水果|茶行|药房|"
                   r"mart|store|shop|kitchen|restaurant|cafe|café|bar|hotel|market|supermarket|ltd\.?|co\.?|inc\.?|"
                   r"company|trading|group|hall|deli|bakery|foods?|pharmacy)$", re.I)
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
@@ -119,13 +119,18 @@ def _runs(text: str, start: int, end: int, out: list[Word], pending: bool, mask:
                 and not (_LATIN_WORD.fullmatch(seg[-1][2]) and _LATIN_WORD.fullmatch(tok)):
             pending = _flush(text, seg, out, pending, mask)  # a space, unless between Latin words
             seg = []
-        marker = low in lexicon.MARKER and not (ts == last_marker_end and not seg)
+        if ts == last_marker_end and low in lexicon.MARKER:
+            seg = [(ts, te, tok, False)]  # `给给力烟酒行`: a marker right after a marker begins the name
+            continue
+        marker = low in lexicon.MARKER
         if marker and len(tok) == 1 and any(not t[3] for t in seg) and not pending:
             seg.append((ts, te, tok, True))
             continue
         if marker:
             pending = _flush(text, seg, out, pending, mask)
             seg, pending, last_marker_end = [], True, te
+            if len(tok) == 1 and tok in lexicon.NAME_START:
+                seg = [(ts, te, tok, True)]  # `给力批发`: kept only if the name would be one character
             continue
         grammar = low in lexicon.GRAMMAR and not (ts == last_marker_end and low in lexicon.MARKER)
         if grammar and len(tok) > 1:
@@ -139,6 +144,11 @@ def _runs(text: str, start: int, end: int, out: list[Word], pending: bool, mask:
 def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pending: bool,
            mask: bytearray) -> bool:
     """Turns one segment into runs (see `_runs`); returns whether a marker still waits."""
+    if seg and seg[0][2] in lexicon.MARKER and seg[0][3]:
+        rest = text[seg[1][0]:seg[-1][1]] if len(seg) > 1 else ""
+        shop = SHOP.search(rest)
+        if not (shop and shop.start() == 1):
+            seg = seg[1:]  # the marker was a marker; `给力批发` keeps it (力批发 has a one-character brand)
     while seg and seg[-1][3] and seg[-1][2] not in lexicon.SOFT:
         seg = seg[:-1]  # a trailing verb or particle: 张三超市发, 老王又
     if not seg:
@@ -146,7 +156,9 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
     whole = text[seg[0][0]:seg[-1][1]]
     if pending or is_shop(whole):
         first = seg[0]
-        if first[3] and (first[2] not in lexicon.SOFT or not is_shop(whole) and first[0] > 0 and mask[first[0] - 1]):
+        starts_name = is_shop(whole) and first[2] in lexicon.NAME_START
+        if first[3] and not starts_name and (first[2] not in lexicon.SOFT or not is_shop(whole)
+                                             and first[0] > 0 and mask[first[0] - 1]):
             seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `又…`: not a name's first character
         if seg:
             out.append(Word(seg[0][0], seg[-1][1], text[seg[0][0]:seg[-1][1]], pending))
