@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["parse_throughput", "confirm_latency", "webhook", "shipments_import", "inventory", "claims"]
+BENCHES = ["corpus", "parse_throughput", "confirm_latency", "webhook", "shipments_import", "inventory", "claims"]
 
 
 def main(argv: list[str]) -> None:
