@@ -5,6 +5,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .parsing.fold import simplified
+from .parsing.intent import yes_no
+
 # Longest words first so `我的报备` wins over `报备`.
 COMMAND_WORDS: dict[str, str] = {
     "我的报备": "claims", "claims": "claims", "报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock",
@@ -30,6 +33,9 @@ def normalize(text: str) -> str:
 def command_word(text: str) -> Parsed | None:
     """The command word a message starts with, and what follows it."""
     norm = normalize(text)
+    answer = yes_no(simplified(norm))
+    if answer is not None:  # `好的`, `嗯嗯可以`, `👍`, `算了先不报了`: every read-back takes everyday words
+        return Parsed(answer, "")
     low = norm.lower()
     for word in _WORDS:
         if low.startswith(word):

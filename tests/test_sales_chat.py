@@ -192,3 +192,28 @@ async def test_a_question_in_the_middle_keeps_the_draft(deps, runtime):
 async def test_english_conversation(deps, runtime):
     text, replies = await say(deps, "sold 3 X1 to Wang's Kitchen for 5700 total yesterday")
     assert "Wang's Kitchen" in text and "¥5,700.00" in text or "¥5700.00" in text
+
+
+@pytest.mark.parametrize("yes", ["好的", "嗯嗯可以", "ok👍", "没问题", "對的"])
+async def test_everyday_yes_at_the_read_back_records_the_sale(deps, runtime, yes):
+    text, _ = await say(deps, "嗯那个今天给同心超市送了仨箱小瓶水然后价格是二十八块五一箱")
+    assert "请确认" in text and "同心超市" in text and "¥85.50" in text
+    text, _ = await say(deps, yes)
+    assert "已记录报单" in text
+    (row,) = await sales(runtime)
+    assert row[1] == "同心超市" and row[4:] == ("A100", 72, 8550)
+
+
+async def test_everyday_no_at_the_read_back_drops_the_draft(deps, runtime):
+    await say(deps, "報單 烏龍茶 12箱 每箱51 萬家樂超市")
+    text, _ = await say(deps, "算了先不报了")
+    assert "已取消" in text
+    assert await sales(runtime) == []
+
+
+async def test_an_unclear_message_offers_choices_and_a_number_picks_one(deps, runtime):
+    text, replies = await say(deps, "今天天气不错")
+    assert "您是想" in text and "1 报单" in text
+    assert replies[0].buttons[:2] == ("报单", "库存")
+    text, _ = await say(deps, "2")
+    assert "库存" in text and "您是想" not in text
