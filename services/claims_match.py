@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import ARRAY, Integer, any_, cast, func, or_, select, union_all
 from sqlalchemy.dialects import postgresql
@@ -56,42 +57,51 @@ def _deletions(brand: str) -> set[str]:
     return {brand[:i] + brand[i + 1:] for i in range(len(brand))} if len(brand) >= MIN_DELETION_BRAND else set()
 
 
-def _brands(name: names.CompanyName) -> set[str]:
-    return {r.brand for r in name.readings if r.brand}
+def _brands(name: names.CompanyName) -> dict[str, bool]:
+    """Each reading's brand → whether typos count for it (not for a place word read as brand)."""
+    if len(name.readings) == 1:
+        return {name.brand: True} if name.brand else {}
+    out: dict[str, bool] = {}
+    for r in name.readings:
+        if r.brand:
+            out[r.brand] = out.get(r.brand, False) or not r.alternative
+    return out
+
+
+def _sound(brand: str) -> tuple[str, ...]:
+    return ("p:" + names.pinyin(brand),) if names.HAN.search(brand) else ()
 
 
 def name_keys(name: names.CompanyName) -> list[str]:
-    """The keys a claim stores: brand, pinyin of a Chinese brand, one-character deletions, of every reading."""
+    """The keys a claim stores: brand, pinyin of a Chinese brand, one-character deletions (of every
+    reading; deletions only where typos count)."""
     keys: set[str] = set()
-    for brand in _brands(name):
-        keys.update(("n:" + brand, *("d:" + d for d in _deletions(brand))))
-        if names.HAN.search(brand):
-            keys.add("p:" + names.pinyin(brand))
+    for brand, typos in _brands(name).items():
+        keys.update(("n:" + brand, *_sound(brand), *("d:" + d for d in (_deletions(brand) if typos else ()))))
     return sorted(keys)
 
 
 def probe_keys(name: names.CompanyName) -> list[str]:
     """The keys a probe looks up: every stored key of a brand within one typo of one of its own."""
     keys: set[str] = set()
-    for brand in _brands(name):
+    for brand, typos in _brands(name).items():
+        keys.update(("n:" + brand, *_sound(brand)))
+        if not typos:
+            continue
         dels = _deletions(brand)
-        keys.update(("n:" + brand, *("n:" + d for d in dels)))
+        keys.update("n:" + d for d in dels)
         if len(brand) >= 3:
             keys.add("d:" + brand)
         if len(brand) > MIN_DELETION_BRAND:
             keys.update("d:" + d for d in dels)
-        if names.HAN.search(brand):
-            keys.add("p:" + names.pinyin(brand))
     return sorted(keys)
 
 
 def _lock_strings(name: names.CompanyName) -> set[str]:
     """Keys without their kind: two brands within one typo share one (the shorter, or a deletion)."""
     out: set[str] = set()
-    for brand in _brands(name):
-        out.update((brand, *_deletions(brand)))
-        if names.HAN.search(brand):
-            out.add("p:" + names.pinyin(brand))
+    for brand, typos in _brands(name).items():
+        out.update((brand, *_sound(brand), *(_deletions(brand) if typos else ())))
     return out
 
 
@@ -257,13 +267,16 @@ def _check(probe: names.CompanyName, keys: dict, rows) -> list[Conflict]:
     return out
 
 
+_parse_stored = lru_cache(maxsize=1 << 14)(names.parse)  # the few stored names read more than one way
+
+
 def _name_score(probe: names.CompanyName, customer: str, brand: str, region: str, industry: str) -> float | None:
     """The name conflict score against a stored claim: its stored parts are its first reading; a claim
-    stored with several readings is split again for the others (parse is cached)."""
+    stored with several readings is split again for the others (cached)."""
     regions = stored_readings(region)
     score = names.conflict_score_parts(probe, brand, regions[0], industry)
     if len(regions) > 1:
-        for other in names.parse(customer).readings[1:]:
-            more = names.conflict_score_parts(probe, other.brand, other.region, other.industry)
+        for other in _parse_stored(customer).readings[1:]:
+            more = names.conflict_score_parts(probe, other.brand, other.region, other.industry, other.alternative)
             score = more if score is None or (more is not None and more > score) else score
     return score

@@ -37,8 +37,7 @@ def reduce_codes(codes) -> frozenset[str]:
     return frozenset(c for c in codes if not any(c != o and c.startswith(o) for o in codes))
 
 
-@dataclass(frozen=True)
-class Region:
+class Region(NamedTuple):
     codes: frozenset[str] = frozenset()  # 2-digit provinces, 4-digit cities, 6-digit districts
 
     @property
@@ -68,6 +67,8 @@ class Region:
         """The alternatives as stored (`320106,350102`); too many for the column become their cities,
         then their provinces, then nothing (which fits anything: never a missed conflict)."""
         codes = self.codes
+        if len(codes) == 1:
+            return next(iter(codes))
         for cut in (6, 4, 2):
             codes = reduce_codes(c[:cut] for c in codes)
             key = ",".join(sorted(codes))
@@ -184,7 +185,7 @@ def merge_region(region: Region, codes) -> Region | None:
     inside one already read narrows it (江苏 → 南京), one around it changes nothing (南京 … 江苏), one
     named again picks among alternatives (Suzhou 苏州)."""
     if not region.codes:
-        return Region(reduce_codes(codes))
+        return Region(frozenset(codes) if len(codes) == 1 else reduce_codes(codes))
     out = set()
     many = len(region.codes) > 1
     for have in region.codes:
@@ -215,7 +216,9 @@ def _region_prefix(text: str, region: Region) -> tuple[int, tuple[str, ...], boo
         local = tuple(c for c in bare if div.parent[c] in region.codes)
         if local:
             return size, local, False
-        return size, strong + bare, bool(bare)
+        # 长沙 is a city and a county inside it: strong; 朝阳 is a city and districts elsewhere: weak
+        weak = any(not any(c.startswith(s) for s in strong) for c in bare)
+        return size, strong + bare, weak
     return 0, (), False
 
 
@@ -231,8 +234,9 @@ def region_steps(text: str, region: Region) -> list[Step]:
             region = merged
             steps.append(Step(pos, region, weak))
             continue
-        in_city = any(len(c) >= 4 for c in region.codes)
-        zone = _ZONE.match(text, pos) if in_city and not zoned else None
+        ahead = text[pos:pos + 14]
+        in_city = not zoned and ("区" in ahead or "园" in ahead) and any(len(c) >= 4 for c in region.codes)
+        zone = _ZONE.match(text, pos) if in_city else None
         if zone is None or len(text) - zone.end() < 2:
             return steps
         pos, zoned = zone.end(), True

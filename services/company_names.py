@@ -16,8 +16,7 @@ both readings, and two names conflict when any reading of one conflicts with any
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from functools import lru_cache
+from typing import NamedTuple
 
 from rapidfuzz import fuzz
 
@@ -35,21 +34,21 @@ PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 _TRAILING_PUNCT = re.compile(r"[\s\W_]+$")
 BRAND_THRESHOLD = 0.8
+SAME_SOUND = 0.95
 _INDUSTRY_2 = Vocabulary(frozenset(w for w in INDUSTRY if len(w) >= 2), fuzzy_from=99)
 _BRANCH_AFTER_COMPANY = re.compile(rf"^(.+?(?:{'|'.join(COMPANY)}))(.+?)(?:{'|'.join(BRANCH)})$")
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):  # tuples: a million names are split on import, dataclasses cost twice as much
     """One way of splitting a name."""
     brand: str
     region: Region
     industry: str       # canonical industry words joined by `|` (name_vocab.canonical)
     legal_form: str
+    alternative: bool = False  # a place word read as brand: only the same brand (or sound) matches it
 
 
-@dataclass(frozen=True)
-class CompanyName:
+class CompanyName(NamedTuple):
     raw: str
     folded: str
     region: Region
@@ -128,6 +127,8 @@ def _readings(text: str, region: Region) -> tuple[Reading, ...]:
     """The primary reading takes as many leading places as leave a brand (朝阳超市 is the brand 朝阳);
     if it took a weak one, the reading with that place left in the brand comes second."""
     steps = region_steps(text, region)
+    if not steps:
+        return (_rest(text, region),)
     starts = [(0, region), *((s.end, s.region) for s in steps)]
     weak = [s.weak for s in steps]
     cut, first = len(steps), None
@@ -140,11 +141,10 @@ def _readings(text: str, region: Region) -> tuple[Reading, ...]:
     if not any(weak[:cut]):
         return (first,)
     back = weak.index(True)
-    second = _rest(text[starts[back][0]:], starts[back][1])
+    second = _rest(text[starts[back][0]:], starts[back][1])._replace(alternative=True)
     return (first, second) if _usable(second, any(weak[:back])) and second.brand != first.brand else (first,)
 
 
-@lru_cache(maxsize=1 << 16)
 def parse(name: str) -> CompanyName:
     """Splits a company name; never raises (an empty brand means: do not match by name)."""
     folded = fold(name)
@@ -201,10 +201,13 @@ def one_edit(a: str, b: str) -> bool:
                                       and a[i + 2:] == b[i + 2:])
 
 
-def reading_score(a: Reading, brand: str, region: Region, industry: str) -> float | None:
-    """The score of a name conflict between one reading and stored parts, or None."""
+def reading_score(a: Reading, brand: str, region: Region, industry: str, alternative: bool = False
+                  ) -> float | None:
+    """The score of a name conflict between one reading and stored parts, or None. A reading that
+    put a place word into the brand gets no typo tolerance: the longer brand would pass for a near
+    one (长沙湘味坊 and 长沙湘味源 are one character apart in five, 湘味坊 and 湘味源 in three)."""
     score = brand_score(a.brand, brand)
-    if score < BRAND_THRESHOLD:
+    if score < (SAME_SOUND if a.alternative or alternative else BRAND_THRESHOLD):
         return None
     if not a.region.fits(region) or not industries_compatible(a.industry, industry):
         return None
@@ -214,12 +217,14 @@ def reading_score(a: Reading, brand: str, region: Region, industry: str) -> floa
 def conflict_score(a: CompanyName, b: CompanyName) -> float | None:
     """The score of a name conflict between two parsed names (their best pair of readings), or None
     when they do not conflict."""
-    scores = [s for r in b.readings for s in (conflict_score_parts(a, r.brand, r.region, r.industry),)
-              if s is not None]
+    scores = [s for r in b.readings
+              for s in (conflict_score_parts(a, r.brand, r.region, r.industry, r.alternative),) if s is not None]
     return max(scores) if scores else None
 
 
-def conflict_score_parts(a: CompanyName, brand: str, region: Region, industry: str) -> float | None:
+def conflict_score_parts(a: CompanyName, brand: str, region: Region, industry: str, alternative: bool = False
+                         ) -> float | None:
     """`conflict_score` against a name known by its stored parts (brand, region, industry)."""
-    scores = [s for r in a.readings for s in (reading_score(r, brand, region, industry),) if s is not None]
+    scores = [s for r in a.readings for s in (reading_score(r, brand, region, industry, alternative),)
+              if s is not None]
     return max(scores) if scores else None

@@ -19,10 +19,22 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=1)
+def _traditional() -> frozenset[str]:
+    """The characters OpenCC changes on their own (one call over every CJK character, each on its
+    own line so that no phrase spans two): a name with none of them is left as it is, which is most
+    names, and costs a set check instead of a conversion."""
+    chars = [chr(c) for r in ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00)) for c in range(*r)]
+    converted = _t2s().convert("\n".join(chars)).split("\n")
+    if len(converted) != len(chars):  # not one line out per line in: convert every name instead
+        return frozenset(chars)
+    return frozenset(c for c, s in zip(chars, converted) if c != s)
+
+
 def fold(text: str) -> str:
     """Width, traditional characters and case folded; spaces at the ends dropped, punctuation kept
     (the splitter still needs brackets and word breaks)."""
     text = unicodedata.normalize("NFKC", text or "")
-    if not text.isascii():
+    if not text.isascii() and not _traditional().isdisjoint(text):
         text = _t2s().convert(text)
     return text.lower().strip()

@@ -75,14 +75,16 @@ class Vocabulary:
         return re.compile("|".join(re.escape(w[::-1]) for w in sorted(self.words, key=len, reverse=True)))
 
     @cached_property
-    def _masked(self) -> dict[str, tuple[str, ...]]:
-        """Each word with one character masked (`有限\0司`) → the words it comes from."""
-        table: dict[str, set[str]] = {}
-        for word in self.words:
+    def _halves(self) -> dict[int, tuple[dict[str, list[str]], dict[str, list[str]]]]:
+        """Words by length, then by their first half and by their second: a word one character away
+        from a text agrees with it on one half, so two lookups find every candidate."""
+        table: dict[int, tuple[dict[str, list[str]], dict[str, list[str]]]] = {}
+        for word in sorted(self.words):
             if len(word) >= self.fuzzy_from:
-                for i in range(len(word)):
-                    table.setdefault(word[:i] + "\0" + word[i + 1:], set()).add(word)
-        return {k: tuple(sorted(v, key=len, reverse=True)) for k, v in table.items()}
+                heads, tails = table.setdefault(len(word), ({}, {}))
+                heads.setdefault(word[:len(word) // 2], []).append(word)
+                tails.setdefault(word[len(word) // 2:], []).append(word)
+        return table
 
     @cached_property
     def _dropped(self) -> dict[str, str]:
@@ -92,30 +94,66 @@ class Vocabulary:
         return {w[:i] + w[i + 1:]: w for w in sorted(self.words) if len(w) >= self.indels_from for i in range(len(w))}
 
     @cached_property
+    def _by_first(self) -> dict[tuple[int, str], list[str]]:
+        """Long words by length and first character: a word with one character added after its first."""
+        table: dict[tuple[int, str], list[str]] = {}
+        for word in sorted(self.words):
+            if self.indels_from and len(word) >= self.indels_from:
+                table.setdefault((len(word), word[0]), []).append(word)
+        return table
+
+    @cached_property
     def _sizes(self) -> tuple[int, ...]:
         return tuple(sorted({len(w) for w in self.words if len(w) >= self.fuzzy_from}
                             | {len(w) - 1 for w in self._dropped.values()}
-                            | {len(w) + 1 for w in self._dropped.values()}, reverse=True))
+                            | {len(w) + 1 for w in self._dropped.values()}))
+
+    def _changed(self, tail: str) -> str | None:
+        """The word `tail` is with one character changed. The first character may change only to one
+        of the same sound: else any word that ends like the text would take the brand's last
+        character (的公司 read as 分公司)."""
+        halves = self._halves.get(len(tail))
+        if not halves:
+            return None
+        half = len(tail) // 2
+        for word in (*halves[0].get(tail[:half], ()), *halves[1].get(tail[half:], ())):
+            diff = [i for i, (a, b) in enumerate(zip(word, tail)) if a != b]
+            if len(diff) == 1 and ((diff[0] and len(word) >= 3) or pinyin(word[diff[0]]) == pinyin(tail[diff[0]])):
+                return word
+        return None
+
+    def _added(self, tail: str) -> str | None:
+        """The long word `tail` is with one character added after its first."""
+        for word in self._by_first.get((len(tail) - 1, tail[0]), ()):
+            i = next((j for j in range(len(word)) if word[j] != tail[j]), len(word))
+            if tail[i + 1:] == word[i:]:
+                return word
+        return None
+
+    @cached_property
+    def _chars(self) -> frozenset[str]:
+        return frozenset("".join(self.words))
 
     def _slip(self, text: str, end: int, longer_than: int) -> tuple[int, str] | None:
-        """The longest word that the text before `end` is with one slip, as (characters, word)."""
-        for size in self._sizes:
-            if size <= longer_than or end - size < MIN_LEFT:
+        """The longest word that the text before `end` is with one slip, as (characters, word).
+        A slip accounts for one character no word has, at most: they are counted as the tail grows,
+        from where the exact word (all of whose characters words have) leaves off."""
+        chars, found, strange, counted = self._chars, None, 0, longer_than
+        for size in self._sizes:   # shortest first
+            if end - size < MIN_LEFT:
+                break
+            while counted < size:
+                counted += 1
+                strange += text[end - counted] not in chars
+            if strange > 1:
+                break
+            if size <= longer_than:
                 continue
             tail = text[end - size:end]
-            for i in range(size):
-                for word in self._masked.get(tail[:i] + "\0" + tail[i + 1:], ()):
-                    # the first character changed only to one of the same sound: else any word that
-                    # ends like the text would take the brand's last character (的公司 as 分公司)
-                    if (i and len(word) >= 3) or pinyin(word[i]) == pinyin(tail[i]):
-                        return size, word
-            if tail in self._dropped:                  # a character dropped
-                return size, self._dropped[tail]
-            for i in range(1, size if self._dropped else 0):  # one added (not before the word: brand)
-                word = tail[:i] + tail[i + 1:]
-                if word in self.words and len(word) >= self.indels_from:
-                    return size, word
-        return None
+            word = self._changed(tail) or self._dropped.get(tail) or (self._added(tail) if self._by_first else None)
+            if word:
+                found = size, word  # a longer one may follow
+        return found
 
     def strip(self, text: str, keep: int = 1, slips: bool = True) -> tuple[str, list[str]]:
         """Takes words off the end, longest first, while at least `keep` characters stay; returns the
@@ -126,7 +164,11 @@ class Vocabulary:
         while end > keep:
             m = self.pattern.match(rev, len(text) - end, len(rev) - keep)
             exact = len(m.group()) if m else 0
-            slip = self._slip(text, end, exact) if slips and (not exact or self.longer_slips) else None
+            slip = None
+            # a slip needs room and, in the two characters before any exact word, one that words have
+            if slips and (not exact or self.longer_slips) and end - exact >= MIN_LEFT + 2 and (
+                    text[end - exact - 1] in self._chars or text[end - exact - 2] in self._chars):
+                slip = self._slip(text, end, exact)
             if slip is None and not exact:
                 break
             size, word = slip if slip is not None else (exact, text[end - exact:end])

@@ -78,10 +78,10 @@ def resolve(run: str, region: Region, counties: bool = True) -> Region | None:
 
 def take_latin_places(body: str, region: Region) -> tuple[str, Region]:
     """Latin runs that are places, before or after a Chinese name, taken off it into the region."""
-    lead = _LEAD.match(body)
+    lead = _LEAD.match(body) if "a" <= body[:1] <= "z" else None
     if lead and (found := resolve(lead.group(1), region)) is not None:
         body, region = body[lead.end():], found
-    trail = _TRAIL.search(body)
+    trail = _TRAIL.search(body) if "a" <= body[-1:] <= "z" else None
     if trail and (found := resolve(trail.group(1), region)) is not None:
         body, region = body[:trail.start()], found
     return body, region
