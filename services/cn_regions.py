@@ -180,14 +180,15 @@ def divisions() -> _Divisions:
                       _lengths([*names, *bare], lambda w: w[:2]), _lengths(upper, lambda w: w[-2:]))
 
 
-def merge_region(region: Region, codes) -> Region | None:
+def merge_region(region: Region, codes, again: bool = False) -> Region | None:
     """What a name says once one more division is read, or None when it does not fit: a division
     inside one already read narrows it (江苏 → 南京), one around it changes nothing (南京 … 江苏), one
-    named again picks among alternatives (Suzhou 苏州)."""
+    named again picks among alternatives (Suzhou 苏州) or, if `again`, is simply taken (the Chinese
+    name repeating what a bracket or a pinyin place said; within one name 南京南京路 is a street)."""
     if not region.codes:
         return Region(frozenset(codes) if len(codes) == 1 else reduce_codes(codes))
     out = set()
-    many = len(region.codes) > 1
+    many = again or len(region.codes) > 1
     for have in region.codes:
         for code in codes:
             if code.startswith(have) and (len(code) > len(have) or many):
@@ -228,7 +229,7 @@ def region_steps(text: str, region: Region) -> list[Step]:
     pos, zoned = 0, False
     while True:
         size, codes, weak = _region_prefix(text[pos:], region)
-        merged = merge_region(region, codes) if size else None
+        merged = merge_region(region, codes, again=not steps) if size else None
         if merged is not None:
             pos += size
             region = merged

@@ -8,6 +8,7 @@ traditional characters it knows. Division names go through the same fold (OpenCC
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -20,21 +21,21 @@ def _t2s() -> opencc.OpenCC:
 
 
 @lru_cache(maxsize=1)
-def _traditional() -> frozenset[str]:
+def _traditional() -> re.Pattern:
     """The characters OpenCC changes on their own (one call over every CJK character, each on its
-    own line so that no phrase spans two): a name with none of them is left as it is, which is most
-    names, and costs a set check instead of a conversion."""
+    own line so that no phrase spans two), as a character class: a name with none of them is left
+    as it is, which is most names, and costs one regex search instead of a conversion."""
     chars = [chr(c) for r in ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00)) for c in range(*r)]
     converted = _t2s().convert("\n".join(chars)).split("\n")
     if len(converted) != len(chars):  # not one line out per line in: convert every name instead
-        return frozenset(chars)
-    return frozenset(c for c, s in zip(chars, converted) if c != s)
+        return re.compile(r"[^\x00-\x7f]")
+    return re.compile("[" + "".join(c for c, s in zip(chars, converted) if c != s) + "]")
 
 
 def fold(text: str) -> str:
     """Width, traditional characters and case folded; spaces at the ends dropped, punctuation kept
     (the splitter still needs brackets and word breaks)."""
     text = unicodedata.normalize("NFKC", text or "")
-    if not text.isascii() and not _traditional().isdisjoint(text):
+    if not text.isascii() and _traditional().search(text):
         text = _t2s().convert(text)
     return text.lower().strip()

@@ -157,25 +157,35 @@ class Vocabulary:
 
     def strip(self, text: str, keep: int = 1, slips: bool = True) -> tuple[str, list[str]]:
         """Takes words off the end, longest first, while at least `keep` characters stay; returns the
-        rest and the words as the vocabulary spells them."""
+        rest and the words as the vocabulary spells them. Where no word ends the text, one slip is
+        looked for, once (for legal forms together with the word taken last: 有线 + 公司)."""
         rev = text[::-1]
         found: list[str] = []
         end = len(text)
+        last = 0    # characters of the word taken last, when nothing stood between it and the text left
         while end > keep:
             m = self.pattern.match(rev, len(text) - end, len(rev) - keep)
-            exact = len(m.group()) if m else 0
-            slip = None
-            # a slip needs room and, in the two characters before any exact word, one that words have
-            if slips and (not exact or self.longer_slips) and end - exact >= MIN_LEFT + 2 and (
-                    text[end - exact - 1] in self._chars or text[end - exact - 2] in self._chars):
-                slip = self._slip(text, end, exact)
-            if slip is None and not exact:
+            if m:
+                found.append(text[end - len(m.group()):end])
+                end -= len(m.group())
+                last = len(m.group())
+                while end > 0 and text[end - 1].isspace():
+                    end, last = end - 1, 0
+                continue
+            # a slip needs room and, in the two characters before it, one that words have
+            if not slips or end < MIN_LEFT + 2 or (text[end - 1] not in self._chars
+                                                    and text[end - 2] not in self._chars):
                 break
-            size, word = slip if slip is not None else (exact, text[end - exact:end])
-            found.append(word)
-            end -= size
-            while end > 0 and text[end - 1].isspace():
-                end -= 1
+            slips = False
+            joined = last if self.longer_slips else 0
+            slip = self._slip(text, end + joined, joined)
+            if slip is None:
+                break
+            if joined:
+                found.pop()
+            found.append(slip[1])
+            end += joined - slip[0]
+            last = 0
         return text[:end], found[::-1]
 
 

@@ -52,7 +52,7 @@ def _tables() -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
 
 def resolve(run: str, region: Region, counties: bool = True) -> Region | None:
     """The region a Latin run names when all of it reads as places that fit `region`, else None."""
-    letters = _NOT_LETTER.sub("", run.replace("ü", "v"))
+    letters = _NOT_LETTER.sub("", run.lower().replace("ü", "v"))
     if not letters or len(letters) > MAX_RUN:
         return None
     table = _tables()[1 if counties else 0]
