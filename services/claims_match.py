@@ -82,8 +82,9 @@ def name_keys(name: names.CompanyName) -> list[str]:
 
 
 def probe_keys(name: names.CompanyName) -> list[str]:
-    """The keys a probe looks up: every stored key of a brand within one typo of one of its own."""
-    keys: set[str] = set()
+    """The keys a probe looks up: every stored key of a brand within one typo of one of its own, and
+    those of the brands a slip reading can meet (names.slip_reading)."""
+    keys: set[str] = set(_slip_keys(name))
     for brand, typos in _brands(name).items():
         keys.update(("n:" + brand, *_sound(brand)))
         if not typos:
@@ -97,9 +98,25 @@ def probe_keys(name: names.CompanyName) -> list[str]:
     return sorted(keys)
 
 
+def _slip_keys(name: names.CompanyName) -> set[str]:
+    """The brand a slip reading leaves (清荷餐钦 → 清荷), and the probe's own brand with one character
+    of each two-character trade it states (清荷 + 餐饮 → 清荷餐, 清荷饮): a deletion the stored 清荷餐钦 has."""
+    if not name.brand:
+        return set()
+    slipped = names.slip_reading(name.readings[0])
+    out = {"n:" + slipped.brand} if slipped else set()
+    for reading in name.readings:
+        for word in reading.industry.split(names.SEPARATOR):
+            if len(word) == 2 and reading.brand and names.HAN.search(word):
+                out.update(("d:" + reading.brand + word[0], "d:" + reading.brand + word[1]))
+    return out
+
+
 def _lock_strings(name: names.CompanyName) -> set[str]:
-    """Keys without their kind: two brands within one typo share one (the shorter, or a deletion)."""
-    out: set[str] = set()
+    """Keys without their kind: two brands within one typo share one (the shorter, or a deletion;
+    a slip reading's brand and the brand it slips from share the shorter)."""
+    slipped = names.slip_reading(name.readings[0]) if name.brand else None
+    out: set[str] = {slipped.brand} if slipped else set()
     for brand, typos in _brands(name).items():
         out.update((brand, *_sound(brand), *(_deletions(brand) if typos else ())))
     return out
@@ -274,9 +291,9 @@ def _name_score(probe: names.CompanyName, customer: str, brand: str, region: str
     """The name conflict score against a stored claim: its stored parts are its first reading; a claim
     stored with several readings is split again for the others (cached)."""
     regions = stored_readings(region)
-    score = names.conflict_score_parts(probe, brand, regions[0], industry)
+    score = names.conflict_score_parts(probe, names.Reading(brand, regions[0], industry, ""))
     if len(regions) > 1:
         for other in _parse_stored(customer).readings[1:]:
-            more = names.conflict_score_parts(probe, other.brand, other.region, other.industry, other.alternative)
+            more = names.conflict_score_parts(probe, other, first=False)
             score = more if score is None or (more is not None and more > score) else score
     return score

@@ -23,9 +23,9 @@ from rapidfuzz import fuzz
 # Region and pinyin are part of this module's interface too (names.Region, names.pinyin)
 from .cn_regions import Region, pinyin, region_steps, take_regions, take_trailing_region  # noqa: F401
 from .name_fold import fold  # noqa: F401  (names.fold)
-from .name_vocab import (BRANCH, BRANCHES, COMPANY, EN_SUFFIXES, INDUSTRIES, INDUSTRY, LEGAL, Vocabulary, canonical,
-                         industries_compatible, is_generic)
-from .place_pinyin import take_english_places, take_latin_places
+from .name_vocab import (BRANCH, BRANCHES, COMPANY, EN_SUFFIXES, INDUSTRIES, INDUSTRY, LEGAL, SEPARATOR, Vocabulary,
+                         canonical, industries_compatible, is_generic)
+from .place_pinyin import resolve, take_english_places, take_latin_places
 
 EN_LEGAL = re.compile(r"(?:\b(?:co|company|corp|corporation|inc|incorporated|llc|llp|lp|ltd|limited|liability|"
                       r"plc|gmbh|pte|pty|group|holdings?)\b\s*)+$")
@@ -33,6 +33,7 @@ BRACKETS = re.compile(r"[(\[{（【〔「『]([^)\]}）】〕」』]*)[)\]}）�
 PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 _TRAILING_PUNCT = re.compile(r"[\s\W_]+$")
+_LATIN_TAIL = re.compile(r"(?<=[\u4e00-\u9fff])[a-z\s.,&]+$")
 BRAND_THRESHOLD = 0.8
 SAME_SOUND = 0.95
 _INDUSTRY_2 = Vocabulary(frozenset(w for w in INDUSTRY if len(w) >= 2), fuzzy_from=99)
@@ -46,6 +47,7 @@ class Reading(NamedTuple):  # tuples: a million names are split on import, datac
     industry: str       # canonical industry words joined by `|` (name_vocab.canonical)
     legal_form: str
     alternative: bool = False  # a place word read as brand: only the same brand (or sound) matches it
+    needs: str = ""            # a slipped industry word: only a name stating it (exactly) matches
 
 
 class CompanyName(NamedTuple):
@@ -62,19 +64,35 @@ class CompanyName(NamedTuple):
         return pinyin(self.brand) if self.brand else ""
 
 
-def _whole_place(text: str, region: Region) -> Region | None:
-    """The region `text` names when all of it is division names, else None."""
-    rest, found = take_regions(text + "xx", region)  # the sentinel: a division needs two characters after it
-    return found if rest == "xx" else None
+def _whole_place(text: str, region: Region, weak: bool = True) -> Region | None:
+    """The region `text` names when all of it is division names (weak ones too, if `weak`), else None."""
+    steps = region_steps(text + "xx", region)  # the sentinel: a division needs two characters after it
+    if not steps or steps[-1].end != len(text) or (not weak and any(s.weak for s in steps)):
+        return None
+    return steps[-1].region
 
 
-def _bracket(part: str, region: Region) -> Region:
-    """What a bracket adds: a place (南京), a branch's place (南京店), nothing (湖南路店, 普通合伙)."""
+def _bracket(part: str) -> Region | None:
+    """The place a bracket names: a place (南京, Shenzhen), a branch's place if it is unmistakably one
+    (南京店, 天河区店; not 天河店 or 大关店: a branch is mostly named after a street or an area), else None
+    (湖南路店, 普通合伙)."""
     text = PUNCT.sub("", part)
-    if text.endswith(BRANCH):
+    if not HAN.search(text):
+        return resolve(text, Region()) if text else None
+    branch = text.endswith(BRANCH)
+    if branch:
         text = BRANCHES.strip(text, slips=False)[0]
-    found = _whole_place(text, region) if text else None
-    return found or region
+    return _whole_place(text, Region(), weak=not branch) if text else None
+
+
+def _narrow(region: Region, other: Region | None) -> Region:
+    """`region` with what a bracket says added where it fits (the finer of two nested places)."""
+    if other is None or not other.codes:
+        return region
+    if not region.codes:
+        return other
+    out = {a if len(a) >= len(b) else b for a in region.codes for b in other.codes if a.startswith(b) or b.startswith(a)}
+    return Region(frozenset(out)) if out else region
 
 
 def _split_branch(text: str, region: Region) -> tuple[str, Region]:
@@ -92,7 +110,7 @@ def _split_branch(text: str, region: Region) -> tuple[str, Region]:
         if not cut:
             return text, region
         head, tail = body[:cut], body[cut:]
-    return head, _whole_place(tail, region) or region
+    return head, _whole_place(tail, region, weak=False) or region
 
 
 def _english(body: str, region: Region) -> tuple[str, str, str, Region]:
@@ -159,12 +177,48 @@ def parse(name: str) -> CompanyName:
             brand, form, industry, region = _english(latin, region)
             reading = Reading(brand, region, industry, "".join(latin_forms) or form)
             return CompanyName(name, folded, region, brand, industry, reading.legal_form, (reading,))
-    for part in inner:
-        region = _bracket(part, region)
+    body, form = _english_legal_tail(body)
     body, region = take_latin_places(body, region)
     readings = _readings(PUNCT.sub("", body), region)
+    if form:
+        readings = tuple(r._replace(legal_form=r.legal_form or form) for r in readings)
+    for place in filter(None, map(_bracket, inner)):
+        readings = tuple(r._replace(region=_narrow(r.region, place)) for r in readings)
     first = readings[0]
     return CompanyName(name, folded, first.region, first.brand, first.industry, first.legal_form, readings)
+
+
+def _english_legal_tail(body: str) -> tuple[str, str]:
+    """A Chinese name with an English legal form after it (苏州春晖食品 Co., Ltd.): the form comes off."""
+    if not "a" <= body[-1:] <= "z" and not body.endswith("."):
+        return body, ""
+    m = _LATIN_TAIL.search(body)
+    if not m:
+        return body, ""
+    words = re.sub(r"[^\w\s]", " ", m.group()).strip()
+    legal = EN_LEGAL.fullmatch(words + " ") if words else None
+    return (body[:m.start()], words) if legal else (body, "")
+
+
+def slip_reading(reading: Reading) -> Reading | None:
+    """A brand ending in two characters one away from a two-character industry word (清荷餐钦 →
+    清荷 + 餐饮, 餐厅 or 餐馆): a reading that conflicts only with the very brand stating one of those
+    trades. A changed character of another sound is no slip name_vocab forgives on its own (金万家福
+    would be 金万 + 家居); anchored on the other name's own words it is. Derived from a name's first
+    reading alone, so stored claims need no more keys: a probe looks up the brand left (`n:`) and
+    its own brand with a character of each two-character trade it states (`d:`, a deletion the
+    stored longer brand has)."""
+    if len(reading.brand) < 4 or not HAN.search(reading.brand[-2:]):
+        return None
+    words = INDUSTRIES.changed_all(reading.brand[-2:])
+    if not words:
+        return None
+    return reading._replace(brand=reading.brand[:-2], alternative=True, needs=canonical(words))
+
+
+def _all(name: CompanyName) -> tuple[Reading, ...]:
+    slipped = slip_reading(name.readings[0]) if name.readings else None
+    return (*name.readings, slipped) if slipped else name.readings
 
 
 def regions_compatible(a: Region, b: Region) -> bool:
@@ -201,30 +255,36 @@ def one_edit(a: str, b: str) -> bool:
                                       and a[i + 2:] == b[i + 2:])
 
 
-def reading_score(a: Reading, brand: str, region: Region, industry: str, alternative: bool = False
-                  ) -> float | None:
-    """The score of a name conflict between one reading and stored parts, or None. A reading that
-    put a place word into the brand gets no typo tolerance: the longer brand would pass for a near
-    one (长沙湘味坊 and 长沙湘味源 are one character apart in five, 湘味坊 and 湘味源 in three)."""
-    score = brand_score(a.brand, brand)
-    if score < (SAME_SOUND if a.alternative or alternative else BRAND_THRESHOLD):
+def reading_score(a: Reading, b: Reading) -> float | None:
+    """The score of a name conflict between two readings, or None. A reading that put a place word
+    into the brand gets no typo tolerance: the longer brand would pass for a near one (长沙湘味坊 and
+    长沙湘味源 are one character apart in five, 湘味坊 and 湘味源 in three). A slip reading needs the
+    same brand and the other to state one of its trades, and not to be one itself."""
+    if a.needs or b.needs:
+        if (a.needs and b.needs) or a.brand != b.brand:
+            return None
+        stated = set((b if a.needs else a).industry.split(SEPARATOR))
+        if stated.isdisjoint((a.needs or b.needs).split(SEPARATOR)):
+            return None
+    score = brand_score(a.brand, b.brand)
+    if score < (SAME_SOUND if a.alternative or b.alternative else BRAND_THRESHOLD):
         return None
-    if not a.region.fits(region) or not industries_compatible(a.industry, industry):
+    if not a.region.fits(b.region) or not industries_compatible(a.industry, b.industry):
         return None
     return round(score, 3)
 
 
 def conflict_score(a: CompanyName, b: CompanyName) -> float | None:
-    """The score of a name conflict between two parsed names (their best pair of readings), or None
-    when they do not conflict."""
-    scores = [s for r in b.readings
-              for s in (conflict_score_parts(a, r.brand, r.region, r.industry, r.alternative),) if s is not None]
+    """The score of a name conflict between two parsed names (their best pair of readings, slip
+    readings included), or None when they do not conflict."""
+    scores = [s for i, r in enumerate(b.readings) for s in (conflict_score_parts(a, r, first=not i),)
+              if s is not None]
     return max(scores) if scores else None
 
 
-def conflict_score_parts(a: CompanyName, brand: str, region: Region, industry: str, alternative: bool = False
-                         ) -> float | None:
-    """`conflict_score` against a name known by its stored parts (brand, region, industry)."""
-    scores = [s for r in a.readings for s in (reading_score(r, brand, region, industry, alternative),)
-              if s is not None]
+def conflict_score_parts(a: CompanyName, stored: Reading, first: bool = True) -> float | None:
+    """`conflict_score` against one reading of a name (as stored: brand, region, industry); the
+    stored name's first reading brings its slip reading along."""
+    others = (stored, slipped) if first and (slipped := slip_reading(stored)) else (stored,)
+    scores = [s for r in _all(a) for o in others for s in (reading_score(r, o),) if s is not None]
     return max(scores) if scores else None

@@ -108,19 +108,30 @@ class Vocabulary:
                             | {len(w) - 1 for w in self._dropped.values()}
                             | {len(w) + 1 for w in self._dropped.values()}))
 
-    def _changed(self, tail: str) -> str | None:
+    def changed(self, tail: str, any_sound: bool = False) -> str | None:
         """The word `tail` is with one character changed. The first character may change only to one
-        of the same sound: else any word that ends like the text would take the brand's last
-        character (的公司 read as 分公司)."""
+        of the same sound, and so may either of a two-character word: else any word that ends like
+        the text would take the brand's last character (的公司 read as 分公司). `any_sound` lifts that."""
         halves = self._halves.get(len(tail))
         if not halves:
             return None
         half = len(tail) // 2
         for word in (*halves[0].get(tail[:half], ()), *halves[1].get(tail[half:], ())):
             diff = [i for i, (a, b) in enumerate(zip(word, tail)) if a != b]
-            if len(diff) == 1 and ((diff[0] and len(word) >= 3) or pinyin(word[diff[0]]) == pinyin(tail[diff[0]])):
+            if len(diff) == 1 and (any_sound or (diff[0] and len(word) >= 3)
+                                   or pinyin(word[diff[0]]) == pinyin(tail[diff[0]])):
                 return word
         return None
+
+    def changed_all(self, tail: str) -> list[str]:
+        """Every word `tail` is with one character changed, whatever its sound."""
+        halves = self._halves.get(len(tail))
+        if not halves:
+            return []
+        half = len(tail) // 2
+        found = {w for w in (*halves[0].get(tail[:half], ()), *halves[1].get(tail[half:], ()))
+                 if sum(a != b for a, b in zip(w, tail)) == 1}
+        return sorted(found)
 
     def _added(self, tail: str) -> str | None:
         """The long word `tail` is with one character added after its first."""
@@ -150,7 +161,7 @@ class Vocabulary:
             if size <= longer_than:
                 continue
             tail = text[end - size:end]
-            word = self._changed(tail) or self._dropped.get(tail) or (self._added(tail) if self._by_first else None)
+            word = self.changed(tail) or self._dropped.get(tail) or (self._added(tail) if self._by_first else None)
             if word:
                 found = size, word  # a longer one may follow
         return found

@@ -125,10 +125,38 @@ def test_a_bracketed_branch_is_its_head_store(probe, stored):
     assert conflicts(probe, stored)
 
 
-def test_a_branch_in_brackets_adds_a_region_only_when_it_is_a_whole_place():
+def test_a_branch_in_brackets_adds_a_region_only_when_it_is_unmistakably_one():
     assert company_names.parse("美佳超市(湖南路店)").region.empty        # 湖南 is a province, 湖南路 a street
-    assert company_names.parse("美佳超市(天河店)").region.city == "4401"
+    assert company_names.parse("美佳超市(天河店)").region.empty          # 天河 alone may be an area's name
+    assert company_names.parse("美佳超市(天河区店)").region.key() == "440106"
+    assert company_names.parse("美佳超市(广州店)").region.key() == "4401"
     assert company_names.parse("好邻居商贸(南京)有限公司").region.key() == "3201"
+    assert company_names.parse("武侯老李火锅(江宁店)").region.key() == "510107"  # what does not fit is left
+
+
+@same([("宁波海曙区好再来超市(大关店)", "宁波市海曙区好再来超市"), ("好再来超市(永和店)", "宁波市海曙区好再来超市"),
+       ("成都老李火锅(东方店)", "成都市武侯区老李火锅")])
+def test_a_branch_named_like_a_county_elsewhere_stays_with_its_store(probe, stored):
+    assert conflicts(probe, stored)
+
+
+@same([("太原晋韵餐钦管理有限公司", "太原晋韵餐饮管理有限公司"), ("太原晋韵餐饮管理有限公司", "太原晋韵餐钦管理有限公司"),
+       ("福州闽兴建林有限公司", "福州闽兴建材有限公司"), ("南昌赣鑫粮由商行", "南昌赣鑫粮油商行")])
+def test_a_changed_character_of_another_sound_in_a_trade_word_meets_that_trade(probe, stored):
+    assert conflicts(probe, stored)
+
+
+@same([("太原晋韵餐钦管理有限公司", "太原晋韵超市"), ("福州闽兴建林有限公司", "福州闽兴食品有限公司"),
+       ("合肥金万家福有限公司", "合肥金万超市"), ("太原晋韵餐钦管理有限公司", "太原晋源餐饮管理有限公司"),
+       ("合肥金万家福有限公司", "合肥金万家和有限公司")])
+def test_a_slip_reading_meets_only_the_same_brand_stating_that_trade(probe, stored):
+    assert not conflicts(probe, stored)
+
+
+@same([("苏州春晖食品 Co., Ltd.", "苏州春晖食品有限公司"), ("宁波甬达电器 Company Limited", "宁波甬达电器有限公司"),
+       ("厦门鹭岛茶行 LTD", "厦门鹭岛茶行")])
+def test_an_english_legal_form_after_a_chinese_name_comes_off(probe, stored):
+    assert conflicts(probe, stored)
 
 
 @same([("深圳美佳超市", "广州美佳超市"), ("广州美佳装饰工程有限公司", "广州美佳超市"), ("广州美好超市", "广州美佳超市"),
@@ -138,7 +166,7 @@ def test_a_branch_in_brackets_adds_a_region_only_when_it_is_a_whole_place():
        ("Wuxi 同福商贸", "苏州同福商贸"), ("杭州西湖区阿明水果店", "杭州上城区阿明水果店"),
        ("郑州华联超市", "郑州华联便利店"), ("广州美佳汽车服务有限公司", "广州美佳电器有限公司"),
        ("长沙湘味坊餐饮有限公司", "长沙湘味源餐饮有限公司"), ("长沙湘味坊", "株洲湘味坊"),
-       ("昆山天福便利", "昆山天禄便利"), ("萧山金马五金", "萧山金鸟五金"), ("美佳超市(天河店)", "深圳美佳超市"),
+       ("昆山天福便利", "昆山天禄便利"), ("萧山金马五金", "萧山金鸟五金"), ("美佳超市(广州天河店)", "深圳美佳超市"),
        ("兰州金城食品股份有限公司", "兰州金城房地产有限公司"), ("青岛海韵净水设备", "青岛海韵电动车")])
 def test_look_alikes_stay_apart(probe, stored):
     assert not conflicts(probe, stored)
@@ -190,9 +218,9 @@ async def test_a_claim_read_two_ways_is_found_from_another_province(uow):
 
 
 PLACES = ("", "南京", "南京市江宁区", "江宁", "武进", "常州", "昆山", "苏州", "Suzhou ", "成都", "武侯", "東方",
-          "永和", "朝阳", "北京市朝阳区", "杭州西湖", "西湖", "Hangzhou ")
+          "永和", "朝阳", "北京市朝阳区", "杭州西湖", "西湖", "Hangzhou ", "上海昆山")
 BRANDS = ("红", "东方红", "金马", "同福", "同德", "湘味坊", "湘味源", "老李", "老王", "天福", "华联", "鑫盛达华源")
-TRADES = ("商贸", "商貿", "超市", "五金", "设备", "设被", "餐饮", "火锅", "")
+TRADES = ("商贸", "商貿", "超市", "五金", "设备", "设被", "餐饮", "餐钦", "建材", "建林", "火锅", "")
 FORMS = ("有限公司", "有线公司", "有限工司", "", "(湖南路店)", "（前进路店）")
 
 
