@@ -204,15 +204,16 @@ class Step(NamedTuple):
     weak: bool      # a county's short name without its city: it may be part of the brand
 
 
-def _region_prefix(text: str, region: Region) -> tuple[int, tuple[str, ...], bool]:
-    """The longest division name `text` starts with, its codes, and whether it is weak."""
-    div = divisions()
-    for size in div.heads.get(text[:2], ()):
-        if size > len(text) - 2:
+def _region_prefix(div: _Divisions, text: str, pos: int, region: Region) -> tuple[int, tuple[str, ...], bool]:
+    """The longest division name `text` has at `pos`, its codes, and whether it is weak."""
+    for size in div.heads.get(text[pos:pos + 2], ()):
+        if pos + size > len(text) - 2:
             continue
-        head = text[:size]
+        head = text[pos:pos + size]
         strong, bare = div.names.get(head, ()), div.bare.get(head, ())
-        if not strong and not bare:
+        if not bare:
+            if strong:
+                return size, strong, False
             continue
         local = tuple(c for c in bare if div.parent[c] in region.codes)
         if local:
@@ -226,9 +227,9 @@ def _region_prefix(text: str, region: Region) -> tuple[int, tuple[str, ...], boo
 def region_steps(text: str, region: Region) -> list[Step]:
     """The divisions leading `text` (江苏省南京市鼓楼区…), one step each, while they fit one another."""
     steps: list[Step] = []
-    pos, zoned = 0, False
+    pos, zoned, div = 0, False, divisions()
     while True:
-        size, codes, weak = _region_prefix(text[pos:], region)
+        size, codes, weak = _region_prefix(div, text, pos, region)
         merged = merge_region(region, codes, again=not steps) if size else None
         if merged is not None:
             pos += size

@@ -11,7 +11,9 @@ services/name_vocab.py, which also forgives one slip in them. A branch (`…有�
 
 Some names read two ways: in `昆山天福便利` 昆山 is a place, in `东方红商贸` 东方 (also a city in
 Hainan) is the brand's. When a county's short name leads a name without its city, the name keeps
-both readings, and two names conflict when any reading of one conflicts with any of the other.
+both readings, and two names conflict when any reading of one conflicts with any of the other. A
+brand ending in what is one character from a trade word (清荷餐钦) has a third, slip reading, made
+when names are compared (`slip_reading`).
 """
 from __future__ import annotations
 
@@ -91,7 +93,8 @@ def _narrow(region: Region, other: Region | None) -> Region:
         return region
     if not region.codes:
         return other
-    out = {a if len(a) >= len(b) else b for a in region.codes for b in other.codes if a.startswith(b) or b.startswith(a)}
+    out = {a if len(a) >= len(b) else b
+           for a in region.codes for b in other.codes if a.startswith(b) or b.startswith(a)}
     return Region(frozenset(out)) if out else region
 
 
@@ -147,6 +150,11 @@ def _readings(text: str, region: Region) -> tuple[Reading, ...]:
     steps = region_steps(text, region)
     if not steps:
         return (_rest(text, region),)
+    last = steps[-1]
+    if not any(s.weak for s in steps):
+        first = _rest(text[last.end:], last.region)
+        if _usable(first, False):
+            return (first,)
     starts = [(0, region), *((s.end, s.region) for s in steps)]
     weak = [s.weak for s in steps]
     cut, first = len(steps), None

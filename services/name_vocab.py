@@ -174,12 +174,13 @@ class Vocabulary:
         found: list[str] = []
         end = len(text)
         last = 0    # characters of the word taken last, when nothing stood between it and the text left
+        match, size = self.pattern.match, len(text)
         while end > keep:
-            m = self.pattern.match(rev, len(text) - end, len(rev) - keep)
+            m = match(rev, size - end, size - keep)
             if m:
-                found.append(text[end - len(m.group()):end])
-                end -= len(m.group())
-                last = len(m.group())
+                last = m.end() - m.start()
+                found.append(text[end - last:end])
+                end -= last
                 while end > 0 and text[end - 1].isspace():
                     end, last = end - 1, 0
                 continue
