@@ -35,14 +35,14 @@ def _in_year(name: str, year: int) -> date | None:
     name = name.lower()
     first = _FIRST_DAYS.fullmatch(name)
     if first:
-        return LunarDate(year, 1, _CN_DAY[first.group(1)]).toSolarDate()
+        return LunarDate(year, 1, _CN_DAY[first.group(1)]).to_solar_date()
     if name in SOLAR:
         return date(year, *SOLAR[name])
     if name in LUNAR:
         month, day = LUNAR[name]
         if month == 0:  # the lunar year's last day: the day before the next 春节
-            return LunarDate(year + 1, 1, 1).toSolarDate() - timedelta(days=1)
-        return LunarDate(year, month, day).toSolarDate()
+            return LunarDate(year + 1, 1, 1).to_solar_date() - timedelta(days=1)
+        return LunarDate(year, month, day).to_solar_date()
     if name in TERMS:
         terms = chinese_calendar.get_solar_terms(date(year, 1, 1), date(year, 12, 31))
         return next((d for d, term in terms if term == TERMS[name]), None)
