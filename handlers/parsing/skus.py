@@ -81,7 +81,7 @@ def _phrase_regex(key: str) -> str:
         prev = ch
     body = "".join(out)
     head = r"(?<![a-z0-9])" if key[0].isascii() and key[0].isalnum() else ""
-    tail = r"(?![a-z0-9])" if key[-1].isascii() and key[-1].isalnum() else ""
+    tail = r"(?:(?![a-z0-9])|(?=[x×*]\s*\d))" if key[-1].isascii() and key[-1].isalnum() else ""  # `A100x5箱`
     return head + body + tail
 
 
