@@ -47,16 +47,18 @@ def _covered(text: str, words: frozenset[str]) -> bool:
 
 def strip_openers(text: str) -> str:
     """`麻烦帮我查下库存` → `查下库存`; `不好意思 这个怎么用啊` → `这个怎么用啊`."""
-    openers = lexicon.phrases("opener")
-    prev = None
-    while prev != text:
-        prev = text
-        low = text.lower()
-        for o in openers:
-            if low.startswith(o) and not (o.isascii() and len(text) > len(o) and text[len(o)].isalnum()):
-                text = text[len(o):].lstrip(" ,，:：~～!！")
-                break
-    return text
+    opener = _openers()
+    while True:
+        m = opener.match(text)
+        if m is None or m.end() == 0:
+            return text
+        text = text[m.end():]
+
+
+@lru_cache(maxsize=None)
+def _openers() -> re.Pattern:
+    words = [rf"{re.escape(o)}(?![a-z0-9])" if o.isascii() else re.escape(o) for o in lexicon.phrases("opener")]
+    return re.compile(rf"(?:{'|'.join(words)})[\s,，:：~～!！]*", re.I)
 
 
 def yes_no(norm: str) -> str | None:
