@@ -23,6 +23,8 @@ from scheduler.runner import start_scheduler, stop_scheduler
 from services import dispatcher
 from services.config import Settings, load_settings
 
+from handlers.parsing.segment import tokenizer as parsing_warm
+
 from .bootstrap import build_runtime
 from .metrics import Metrics
 from .senders import ConsoleSink, open_senders
@@ -153,6 +155,7 @@ def create_app(settings: Settings | None = None, *, runtime=None, start_backgrou
             app.state.runtime = rt
             stack.callback(_forget_runtime, app, rt is not runtime)
             if start_background:
+                await asyncio.to_thread(parsing_warm)  # jieba's dictionary (~1 s) before the first message
                 await _start_background(app, rt, stack)
             yield
 
