@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.claims_corpus import score_claims
-from bench.corpus import parse_cases, score_parse
+from bench.corpus import CORPUS, parse_cases, score_parse
 
 PARSE_DEV, PARSE_HELD_OUT = 0.95, 0.90
 CLAIMS_RECALL, CLAIMS_CLEAN = 0.95, 0.95
@@ -37,9 +39,11 @@ def test_parser_accuracy_on_both_halves():
     assert held[0] / held[1] >= PARSE_HELD_OUT, f"held-out {held[0]}/{held[1]}"
 
 
-def test_claim_check_recall_and_lookalikes_on_both_halves():
-    result = score_claims()
-    for part in ("dev", "held_out"):
+@pytest.mark.parametrize("folder,blind,parts", [("claims", False, ("dev", "held_out")),
+                                                ("claims_blind", True, ("held_out",))])
+def test_claim_check_recall_and_lookalikes_on_both_halves(folder, blind, parts):
+    result = score_claims(CORPUS / folder, blind=blind)
+    for part in parts:
         (hit, should), (ok, clean) = result[part]["recall"], result[part]["clean"]
         print(f"claims corpus {part}: recall {hit}/{should}, look-alikes left alone {ok}/{clean}")
         assert should >= 40 and clean >= 20
