@@ -13,7 +13,7 @@ import cn2an
 
 CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨"
 CN_NUM = rf"[{CN_DIGITS}]{{1,16}}(?:点[{CN_DIGITS}]{{1,8}})?"  # bounded: a longer run is no number, and scanning stays linear
-AR_NUM = r"\d{1,15}(?:,\d{3}){0,5}(?:\.\d{1,8})?"
+AR_NUM = r"\d{1,30}(?:,\d{3}){0,5}(?:\.\d{1,8})?"
 MULT = {"万": Decimal(10000), "w": Decimal(10000), "千": Decimal(1000), "k": Decimal(1000)}
 EN_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
             "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "fifty": 50,
