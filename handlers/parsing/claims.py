@@ -10,7 +10,8 @@ USCC = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]
 PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}|\(?0\d{2,3}\)?[\s-]?\d{3,4}"
                    r"[\s-]?\d{4})(?!\d)")
 LABELS = re.compile(r"(?:统一社会信用代码|社会信用代码|信用代码|税号|uscc|联系电话|电话号码|电话|手机号码|手机号|手机|座机|"
-                    r"联系人电话|tel|phone|mobile|客户名称|客户名|客户|公司名称|名称|name)\s*[:：]?", re.I)
+                    r"联系人电话|tel|phone|mobile|客户名称|客户名|客户|公司名称|名称|name)\s*(?:是|为)?\s*[:：]?", re.I)
+POLITE_END = re.compile(r"(?:[\s,，]*(?:唔该晒|唔该|谢谢你|谢谢|麻烦了|麻烦你了|辛苦了|thanks|thx|pls|please|哈|啊|呀|吧))+$", re.I)
 CONTACT = re.compile(r"[,，;；\s]*(?:联系人|contact)\s*[:：]?\s*([^\s,，;；\d]+)", re.I)
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
@@ -56,6 +57,7 @@ def parse_claim(rest: str) -> dict:
     text = LABELS.sub(" ", text)
     name = re.sub(r"\s+", " ", text).strip(" ,，;；:：、/|-")
     name = re.sub(r"\s*[,，;；、/|]\s*$", "", name).strip()
+    name = POLITE_END.sub("", name).strip(" ,，;；:：、/|-")
     out = {"customer": name or None, "phone": phone, "uscc": uscc}
     if contact:
         out["contact"] = contact.group(1)

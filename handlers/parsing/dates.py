@@ -23,7 +23,7 @@ EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednes
 MONTHS = {m: i + 1 for i, names in enumerate(
     ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
      "sep sept september", "oct october", "nov november", "dec december"]) for m in names.split()}
-RELATIVE = {"今天": 0, "今日": 0, "今儿个": 0, "今儿": 0, "昨儿个": 1, "前儿个": 2, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
+RELATIVE = {"今天": 0, "今日": 0, "寻日": 1, "琴日": 1, "噚日": 1, "听日": -1, "yday": 1, "yest": 1, "今儿个": 0, "今儿": 0, "昨儿个": 1, "前儿个": 2, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
             "昨晚": 1, "昨夜": 1, "前天": 2, "前日": 2, "前儿": 2, "大前天": 3, "明天": -1, "明日": -1, "后天": -2,
             "today": 0, "tonight": 0, "yesterday": 1, "tomorrow": -1}
 NEAR_FUTURE_DAYS = 31
@@ -42,7 +42,8 @@ PATTERNS = [
     ("day_cn", re.compile(rf"(本月|这个月|这月|上个月|上月)?{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})[日号]"
                           r"(?!便利|超市|商店|小卖部|批发|商行|市场|[店楼院门线仓库馆铺厅柜房室街路巷栋座层台车位机码])")),
     ("md_slash", re.compile(rf"{_B}(\d{{1,2}})/(\d{{1,2}}){_A}(?![/A-Za-z]){_NOT_AMOUNT}")),
-    ("md_dash", re.compile(rf"{_B}(\d{{1,2}})-(\d{{1,2}}){_A}(?![\-A-Za-z]){_NOT_AMOUNT}")),
+    ("md_dash", re.compile(rf"{_B}(\d{{1,2}})-(\d{{1,2}}){_A}(?![\-A-Za-z]){_NOT_AMOUNT}"
+                           r"(?!\s?(?:便利|超市|[\u4e00-\u9fff]{0,6}店))")),  # `7-11便利店` is a name
     ("md_dot", re.compile(rf"{_B}(\d{{1,2}})\.(\d{{1,2}}){_A}(?![A-Za-z]){_NOT_AMOUNT}")),
     ("ago_cn", re.compile(rf"{_B}(\d{{1,2}}|[{CN_SMALL}]{{1,3}})\s*天(?:以)?前")),
     ("week_cn", re.compile(r"(上上个?|上个?|本|这个?|下个?)?(?:周|星期|礼拜)([一二三四五六日天七])")),
@@ -53,7 +54,7 @@ PATTERNS = [
     ("ago_en", re.compile(r"(?<![A-Za-z])(\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(?:(last|this|past|on|next)\s+)?({_EN_WEEKDAY_FULL})(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(last|this|past|on|next)\s+({_EN_WEEKDAY})(?![A-Za-z])\.?", re.I)),
-    ("rel_en", re.compile(r"(?<![A-Za-z])(today|tonight|yesterday|tomorrow)(?![A-Za-z])", re.I)),
+    ("rel_en", re.compile(r"(?<![A-Za-z])(today|tonight|yesterday|tomorrow|yday|yest)(?![A-Za-z])", re.I)),
 ]
 _EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 

@@ -14,16 +14,18 @@ _T2S = opencc.OpenCC("t2s")
 @lru_cache(maxsize=4096)
 def _char(ch: str) -> str:
     out = _T2S.convert(ch)
-    return out if len(out) == 1 else ch
+    return out if len(out) == 1 and ord(out) <= 0xFFFF else ch
 
 
 def simplified(text: str) -> str:
     """`報單 蘇打水` → `报单 苏打水`, same length as the input (phrase conversions that would change
     the length fall back to character by character)."""
     out = _T2S.convert(text)
-    if len(out) == len(text):
-        return out
-    return "".join(_char(ch) for ch in text)
+    if len(out) != len(text):
+        return "".join(_char(ch) for ch in text)
+    if any(ord(c) > 0xFFFF for c in out):  # `嗰` → `𠮶`: Cantonese characters stay as written
+        return "".join(o if ord(o) <= 0xFFFF else t for o, t in zip(out, text))
+    return out
 
 
 def nfkc(text: str) -> str:

@@ -27,7 +27,7 @@ NAMES = sorted({*SOLAR, *LUNAR, *TERMS}, key=len, reverse=True)
 # A holiday said with numerals (五一, 六一, 双11) is not one inside an amount (`三十五一箱`, `五一块`).
 _NUMERALS = "零〇一二两三四五六七八九十百千万俩仨"
 PATTERN = re.compile(rf"(?<![{_NUMERALS}\d.])(?:" + "|".join(re.escape(n) for n in NAMES) + r"|" + _FIRST_DAYS.pattern
-                     + rf")(?:当天|那天|那日)?(?![{_NUMERALS}\d.]|\s*[箱件瓶支罐听台套个只袋提包盒桶条块元毛角])", re.I)
+                     + rf")(?:当天|那天|那日|嗰日|嗰天)?(?![{_NUMERALS}\d.]|\s*[箱件瓶支罐听台套个只袋提包盒桶条块元毛角])", re.I)
 
 
 @lru_cache(maxsize=256)
@@ -51,7 +51,7 @@ def _in_year(name: str, year: int) -> date | None:
 
 def resolve(name: str, today: date) -> date | None:
     """The most recent day of that holiday on or before `today`."""
-    name = re.sub(r"(?:当天|那天|那日)$", "", name)
+    name = re.sub(r"(?:当天|那天|那日|嗰日|嗰天)$", "", name)
     for year in (today.year, today.year - 1):
         try:
             day = _in_year(name, year)

@@ -15,6 +15,10 @@ _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", 
                         "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
                         "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~", "哎呀", "哎", "唉", "呃",
                         "额", "诶"})
+# A quantity or price before a command phrase means the phrase is not what the message is about.
+_QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
+CLAIM_LEAD = re.compile(r"^(?:一下|下|一家|一个|个|家)?\s*[,，:：]?\s*(?:叫做|名叫|名字叫|叫|是)?\s*")
+COMMAND_PINYIN = {"baodan": "sale", "kucun": "stock", "pandian": "count", "baobei": "claim"}
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
 COMMAND_WORDS = {"报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock", "盘点": "count", "count": "count",
@@ -112,18 +116,21 @@ def command(norm: str) -> tuple[str | None, str]:
             return "bind", ""  # `绑定` alone: asked for the code
     if len(core) <= 30 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
         return "undo", ""
-    m = re.match(_regex("claim").pattern, low, re.I)
-    if m:
-        return "claim", core[m.end():].lstrip(" :：,，")
-    m = _regex("count").search(low[:12])
-    if m and (m.start() == 0 or not re.search(r"\d", low[:m.start()])):
+    m = None
+    for m in _regex("claim").finditer(low[:24]):  # the last one: `我这有个新客户想报备一下 叫…`
+        pass
+    if m and (m.start() == 0 or not _QTY_BEFORE.search(low[:m.start()])):
+        return "claim", CLAIM_LEAD.sub("", core[m.end():].lstrip(" :：,，"))
+    m = _regex("count").search(low[:14])
+    if m and (m.start() == 0 or not _QTY_BEFORE.search(low[:m.start()])):
         return "count", core[m.end():]
     if len(core) <= 20 and _has(low, "help") and not re.search(r"\d", low):
         return "help", ""
-    word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
+    word = next((w for w in sorted({**COMMAND_WORDS, **COMMAND_PINYIN}, key=len, reverse=True) if low.startswith(w)
                  and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)
-    if word is not None and COMMAND_WORDS[word] not in ("confirm", "cancel", "claim", "count", "claims", "bind"):
-        return COMMAND_WORDS[word], core[len(word):].lstrip(" :：,，")
+    said = COMMAND_WORDS.get(word) or COMMAND_PINYIN.get(word)
+    if word is not None and said not in ("confirm", "cancel", "claims", "bind"):
+        return said, core[len(word):].lstrip(" :：,，")
     if len(core) <= 20 and _has(low, "help"):
         return "help", ""
     if _has(low, "rebate"):

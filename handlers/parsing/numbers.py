@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import cn2an
 
-CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨"
+CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨廿卅卌"
 CN_NUM = rf"[{CN_DIGITS}]{{1,16}}(?:点[{CN_DIGITS}]{{1,8}})?"  # bounded: a longer run is no number, and scanning stays linear
 AR_NUM = r"\d{1,30}(?:,\d{3}){0,5}(?:\.\d{1,8})?"
 MULT = {"万": Decimal(10000), "w": Decimal(10000), "千": Decimal(1000), "k": Decimal(1000)}
@@ -25,10 +25,14 @@ _AR_RE = re.compile(rf"^({AR_NUM})\s?([万千wWkK]?)$")
 _CN_RE = re.compile(rf"^{CN_NUM}$")
 
 
+# 俩/仨 (two, three), 廿/卅/卌 (twenty, thirty, forty: 廿五 = 25, 卅件 = 30)
+_SPOKEN = str.maketrans({"俩": "两", "仨": "三", "廿": "二十", "卅": "三十", "卌": "四十"})
+
+
 @lru_cache(maxsize=4096)
 def to_decimal(token: str) -> Decimal | None:
     """`28`→28, `2.8`→2.8, `3.5万`→35000, `二十八`→28, `一万二`→12000, `two`→2; None if not a number."""
-    token = token.strip().replace("俩", "两").replace("仨", "三")
+    token = token.strip().translate(_SPOKEN)
     m = _AR_RE.match(token)
     try:
         if m:

@@ -15,12 +15,13 @@ from functools import lru_cache
 from .numbers import CN_DIGITS, CN_NUM, EN_NUM, NUMBER, is_chinese_numeral, spoken_price, to_decimal
 from .units import unit_regex
 
-YUAN = r"(?:元钱|元|块钱|块|rmb\b|yuan\b|人民币)"
+YUAN = r"(?:元钱|元|块钱|块|蚊|rmb\b|yuan\b|人民币)"  # 蚊: Cantonese yuan
 NUM_B = r"(?<![A-Za-z0-9.])"  # a number not glued to a code like A100
 NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?<=(?<![A-Za-z])[x×X*])|(?=[{CN_DIGITS}半]))"  # also `雪碧x5箱`  # … unless written in Chinese (A100二十箱)
 SIGN = r"(?:(?<![A-Za-z0-9.\-])(?P<neg>[-−]|负))?"
 PRICE_NUM = (rf"{SIGN}(?:[¥￥]\s*)?(?P<p>{NUMBER})"
-             r"(?:\s*(?:块|元)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
+             r"(?:\s*(?:块|元|蚊)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
+EACH_AFTER = re.compile(r"\s*(?:each|apiece)\b(?!\s*(?:@|at\b|for\b|\d))", re.I)
 SHARED = re.compile(r"(?:都是|都按|都|均为|均是|均|各|统一|一律)\s*[:：]?\s*$")
 # After a bare number these characters still end it (`28给张三`); any other Chinese character
 # glues it into a name (`7号便利店`, `24小时店`).
@@ -84,7 +85,7 @@ class Grammar:
         self.unmarked = [
             re.compile(rf"{NUM_B}{SIGN}(?P<p>\d+(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)\s*(?:块|元)"
                        rf"(?P<jiao>[0-9](?![0-9]))?(?:毛|角)?(?:钱)?"),
-            re.compile(rf"{SIGN}(?P<p>{CN_NUM})\s*(?:块|元)(?P<jiao>[一二两三四五六七八九](?![{CN_DIGITS}]|{units}))?"
+            re.compile(rf"{SIGN}(?P<p>{CN_NUM})\s*(?:块|元|蚊)(?P<jiao>[一二两三四五六七八九](?![{CN_DIGITS}]|{units}))?"
                        r"(?:毛|角)?(?:钱)?"),
             re.compile(rf"{NUM_B}{SIGN}(?P<p>\d+(?:\.\d+)?|{CN_NUM})\s*(?P<mao>毛|角)(?:钱)?"),
             re.compile(rf"(?:[¥￥]|rmb|cny)\s*{SIGN}(?P<p>\d+(?:,\d{{3}})*(?:\.\d+)?)", re.I),
@@ -141,8 +142,8 @@ class Grammar:
                 n2 = to_decimal(m.group("n2"))
                 if n2 is not None:
                     extra.update(loose=n2, loose_unit=m.group("u2").lower())
-            if SHARED.search(text[:m.start()]):
-                extra["shared"] = True
+            if SHARED.search(text[:m.start()]) or EACH_AFTER.match(text, m.end()):
+                extra["shared"] = True  # `各两箱`, `10ctn each`
             spans.append(Span(m.start(), m.end(), "qty", n, m.group("u").lower(), extra=extra))
             taken.append((m.start(), m.end()))
         return spans

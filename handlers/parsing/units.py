@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import re
 
-PACK_WORDS = {"箱", "件", "ctn", "ctns", "carton", "cartons", "case", "cases", "box", "boxes", "提", "包", "盒", "pack",
+PACK_WORDS = {"箱", "件", "xiang", "jian", "ti", "ctn", "ctns", "carton", "cartons", "case", "cases", "box", "boxes", "提", "包", "盒", "pack",
               "packs"}
 BASE_FAMILIES = [
-    {"瓶", "支", "bottle", "bottles", "btl", "btls"},
+    {"瓶", "支", "bottle", "bottles", "btl", "btls", "ping"},
     {"罐", "听", "can", "cans", "tin", "tins"},
-    {"台", "unit", "units", "machine", "machines"},
+    {"台", "unit", "units", "machine", "machines", "tai"},
     {"套", "set", "sets"},
     {"个", "只", "pc", "pcs", "piece", "pieces"},
     {"袋", "bag", "bags"},
 ]
 CN_DEFAULT = "箱件瓶支罐听台套个只袋提包盒桶条"
-EN_DEFAULT = ("ctns", "ctn", "cartons", "carton", "cases", "case", "boxes", "box", "bottles", "bottle", "btls", "btl",
+EN_DEFAULT = ("xiang", "jian", "ti", "ping", "tai", "ctns", "ctn", "cartons", "carton", "cases", "case", "boxes", "box", "bottles", "bottle", "btls", "btl",
               "cans", "can", "tins", "tin", "units", "unit", "machines", "machine", "sets", "set", "pcs", "pc",
               "pieces", "piece", "packs", "pack", "bags", "bag")
 # Size words in product names (550ml, 1.5L) are never counting units.

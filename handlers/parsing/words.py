@@ -39,6 +39,7 @@ SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 PERSON = re.compile(r"^(?:[老小阿][\u4e00-\u9fff]{1,2}|[\u4e00-\u9fff]{1,3}(?:总|姐|哥|叔|姨|嫂|师傅|老板|经理|老师|先生|女士|小姐))$")
 FULL_NAME = re.compile(rf"^[{SURNAMES}][\u4e00-\u9fff]{{1,2}}$")
 CJK = re.compile(r"[\u4e00-\u9fff]")
+_AFTER_MARKER = frozenset("是为了的就也又")  # `卖给了X`, `客户是X`: grammar right after a marker
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'&.\-]*|\d+[A-Za-z\-][A-Za-z0-9'&.\-]*")
 BRANCH_WORD = re.compile(r"^[\u4e00-\u9fff]{1,8}(?:分店|门店|店|分公司)$")
 
@@ -156,7 +157,8 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
     whole = text[seg[0][0]:seg[-1][1]]
     if pending or is_shop(whole):
         first = seg[0]
-        starts_name = is_shop(whole) and first[2] in lexicon.NAME_START
+        starts_name = is_shop(whole) and (first[2] in lexicon.NAME_START
+                                          or pending and first[2] not in _AFTER_MARKER)  # 客户：再来一碗面馆
         if first[3] and not starts_name and (first[2] not in lexicon.SOFT or not is_shop(whole)
                                              and first[0] > 0 and mask[first[0] - 1]):
             seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `又…`: not a name's first character
