@@ -100,6 +100,13 @@ async def confirm(ctx: Ctx, parsed: Parsed) -> list[Reply]:
 
 
 CHOOSE = "choose"
+# What each role can be offered when a message is unclear, in a sensible default order.
+ROLE_CHOICES = {"member": ("sale", "stock", "claim", "rebate", "count", "claims", "help"),
+                "owner": ("sale", "stock", "claim", "rebate", "count", "claims", "help"),
+                "manager": ("stock", "claims", "rebate", "help"),
+                "admin": ("help",)}
+# Choices that take the unclear message itself as their content (`还有一家 X 电话…` → 报备 X 电话…).
+WITH_TEXT = ("sale", "claim", "count", "stock")
 
 
 @intent("unknown")
@@ -107,11 +114,13 @@ async def unknown(ctx: Ctx, parsed: Parsed) -> list[Reply]:
     """Offers the likeliest things the sender meant, numbered and as buttons; a number picks one."""
     if ctx.actor is None:
         return [Reply(ctx.t("unbound"))]
-    guesses = list(parsed.fields.get("guesses") or ())
-    if not guesses or await conversation.load(ctx.uow(), identity_id=ctx.identity.id) is not None:
+    allowed = ROLE_CHOICES.get(ctx.actor.role, ROLE_CHOICES["member"])
+    guesses = [g for g in parsed.fields.get("guesses") or () if g in allowed]
+    guesses = list(dict.fromkeys(guesses + list(allowed)))[:4]
+    if await conversation.load(ctx.uow(), identity_id=ctx.identity.id) is not None:
         return [Reply(ctx.t("unknown", hint=ctx.t("unknown_hint")))]  # never displaces a pending read-back
     await conversation.save(ctx.uow(), identity_id=ctx.identity.id, flow=CHOOSE, step="pick",
-                            data={"guesses": guesses})
+                            data={"guesses": guesses, "text": (ctx.msg.text or "")[:500]})
     lines = "\n".join(f"{n} {ctx.t('choice.' + g)}" for n, g in enumerate(guesses, start=1))
     return [Reply(ctx.t("unknown_choices", choices=lines), buttons=tuple(ctx.t("word." + g) for g in guesses))]
 
@@ -125,6 +134,10 @@ async def choose(ctx: Ctx, state: conversation.State) -> list[Reply] | None:
     text = (ctx.msg.text or "").strip()
     if not (text.isdigit() and 1 <= int(text) <= len(guesses)):
         return None
-    word = ctx.t("word." + guesses[int(text) - 1])
-    parsed = await PARSER[-1](ctx, word)
-    return await INTENTS[parsed.intent](ctx, parsed)
+    choice = guesses[int(text) - 1]
+    word = ctx.t("word." + choice)
+    said = state.data.get("text", "")
+    parsed = await PARSER[-1](ctx, f"{word} {said}" if choice in WITH_TEXT and said else word)
+    if parsed.intent != choice:  # the words did not fit that meaning after all: start it afresh
+        parsed = await PARSER[-1](ctx, word)
+    return await INTENTS.get(parsed.intent, INTENTS["unknown"])(ctx, parsed)

@@ -107,6 +107,9 @@ async def step(ctx: Ctx, state: conversation.State) -> list[Reply] | None:
         return [Reply(T.submitted(ctx, result))]
     if word or claim_command(text):
         return None  # a command instead of the name: handle it, keep the question
+    meaning = await router.PARSER[-1](ctx, text)
+    if meaning.intent not in ("unknown", "claim"):
+        return None  # `報單 A100 30箱 …` is a sale, never a customer's name
     f = parse_claim(text)
     if not f.get("customer"):
         return [Reply(T.ask_customer(ctx))]

@@ -36,7 +36,7 @@ def command_word(text: str) -> Parsed | None:
     answer = yes_no(simplified(norm))
     if answer is not None:  # `好的`, `嗯嗯可以`, `👍`, `算了先不报了`: every read-back takes everyday words
         return Parsed(answer, "")
-    low = norm.lower()
+    low = simplified(norm).lower()  # 報單, 庫存: the same command words
     for word in _WORDS:
         if low.startswith(word):
             rest = norm[len(word):]

@@ -217,3 +217,16 @@ async def test_an_unclear_message_offers_choices_and_a_number_picks_one(deps, ru
     assert replies[0].buttons[:2] == ("报单", "库存")
     text, _ = await say(deps, "2")
     assert "库存" in text and "您是想" not in text
+
+
+async def test_a_chosen_meaning_takes_the_unclear_message_with_it(deps, runtime):
+    text, _ = await say(deps, "好邻居超市 A100")            # a shop and a product, nothing else: unclear
+    assert "您是想" in text and "1 报单" in text
+    await say(deps, "1")                                    # 报单: the same words, read as a sale
+    text, _ = await say(deps, "20箱 28元")
+    assert "请确认" in text and "好邻居超市" in text and "A100" in text and "¥560.00" in text
+
+
+async def test_a_manager_is_offered_only_what_a_manager_can_do(deps, runtime):
+    text, replies = await say(deps, "今天天气不错", who="mgr")
+    assert "您是想" in text and "报单" not in replies[0].buttons and "报备" not in replies[0].buttons

@@ -112,3 +112,19 @@ def test_english_product_words_and_units_that_narrow_a_name():
 def test_an_unclear_message_names_its_likeliest_meanings():
     assert parse("A100")["guesses"][:3] == ["sale", "stock", "count"]
     assert parse("好又多超市")["guesses"][0] == "claim"
+
+
+@pytest.mark.parametrize("text,customer,fen", [
+    ("sold 10 ctn A100 to 7-11 珠江路店 @ ¥28/ctn", "7-11 珠江路店", 28000),    # a name, not 11 July, not ¥7
+    ("报单 A100 3箱 28元 7-11便利店", "7-11便利店", 8400),
+    ("sold 6 ctn B200 to Ole' 精品超市 @40", "Ole' 精品超市", 24000),
+])
+def test_names_with_digits_and_latin_letters(text, customer, fen):
+    got = parse(text)
+    assert got["customer"] == customer and got["date"] == "2026-11-18" and got["items"][0]["amount_fen"] == fen
+
+
+def test_a_shop_with_a_phone_is_a_claim_and_a_count_may_be_said_mid_sentence():
+    got = parse("还有一家 苏果便利店江宁店 电话025-52123456")
+    assert (got["intent"], got["customer"], got["phone"]) == ("claim", "苏果便利店江宁店", "02552123456")
+    assert parse("A200 也盤了 还有 二十二箱")["items"] == [{"sku": "A200", "qty": 264}]

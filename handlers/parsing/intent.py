@@ -123,7 +123,7 @@ def command(norm: str) -> tuple[str | None, str]:
         return "claim", CLAIM_LEAD.sub("", core[m.end():].lstrip(" :：,，"))
     m = _regex("count").search(low[:14])
     if m and (m.start() == 0 or not _QTY_BEFORE.search(low[:m.start()])):
-        return "count", core[m.end():]
+        return "count", core[m.end():] if m.start() == 0 else f"{core[:m.start()]} {core[m.end():]}"
     if len(core) <= 20 and _has(low, "help") and not re.search(r"\d", low):
         return "help", ""
     word = next((w for w in sorted({**COMMAND_WORDS, **COMMAND_PINYIN}, key=len, reverse=True) if low.startswith(w)

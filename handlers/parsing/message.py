@@ -11,7 +11,9 @@ import unicodedata
 from datetime import date
 
 from . import intent as said, lexicon
-from .claims import parse_claim
+from .claims import PHONE, USCC, parse_claim, phone_digits
+from .intent import CLAIM_LEAD
+from .words import is_shop
 from .fold import simplified
 from .items import assemble, narrow_by_units
 from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fillers
@@ -108,7 +110,17 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Mark
         if mk is not None and mk.qtys and mk.mentions and LEFT_WORDS.search(core) and not QUESTION.search(core):
             return "count", core, None  # `仓库里小瓶水还剩三十五箱`: a count told in words
         return "stock", core, None
+    if mk is None and _names_a_contact(core):
+        return "claim", CLAIM_LEAD.sub("", re.sub(r"^(?:还有|另外|再|又)", "", core)), None
     return ("sale", norm, mk) if mk is not None else ("unknown", norm, None)
+
+
+def _names_a_contact(text: str) -> bool:
+    """A shop or company named with a phone or credit code, and nothing sold: a customer to claim
+    (`还有一家 苏果便利店江宁店 电话025-52123456`)."""
+    rest = USCC.sub(" ", text.upper())
+    found = USCC.search(text.upper()) is not None or any(phone_digits(m.group(0)) for m in PHONE.finditer(rest))
+    return found and any(is_shop(w) for w in re.split(r"[\s,，。;；:：、]+", PHONE.sub(" ", rest)) if w)
 
 
 def _looks_like_sale(norm: str, matcher: SkuMatcher, today: date) -> Marked | None:

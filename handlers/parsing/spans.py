@@ -99,7 +99,7 @@ class Grammar:
                                      r"(?P<n2>)(?P<u2>)", re.I)
         self.bare = re.compile(rf"(?:(?<![A-Za-z0-9])(?P<x>[x×*])\s*(?=\d)|(?<![A-Za-z0-9.\-])){SIGN}"
                                r"(?P<p>\d+(?:,\d{3})*(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)"
-                               r"(?![A-Za-z0-9.%])(?!-[A-Za-z])",
+                               r"(?![A-Za-z0-9.%])(?!-[A-Za-z0-9])",
                                re.I)
 
     def prices_with_unit(self, text: str, taken: list[tuple[int, int]]) -> list[Span]:

@@ -196,7 +196,10 @@ def _join_branches(text: str, out: list[Word]) -> list[Word]:
     joined: list[Word] = []
     for w in out:
         prev = joined[-1] if joined else None
-        if prev is not None and BRANCH_WORD.match(w.text) and not text[prev.end:w.start].strip() \
+        spaced = prev is not None and not text[prev.end:w.start].strip()
+        latin_then_shop = spaced and _LATIN_WORD.fullmatch(prev.text.replace(" ", "")) is not None \
+            and CJK.search(w.text) is not None and is_shop(w.text)  # `Ole' 精品超市`
+        if latin_then_shop or spaced and BRANCH_WORD.match(w.text) \
                 and (is_shop(prev.text) or _LATIN_WORD.search(prev.text)) and not BRANCH_WORD.match(prev.text):
             joined[-1] = Word(prev.start, w.end, text[prev.start:w.end], prev.marked or w.marked)
             continue
