@@ -128,3 +128,13 @@ def test_a_shop_with_a_phone_is_a_claim_and_a_count_may_be_said_mid_sentence():
     got = parse("还有一家 苏果便利店江宁店 电话025-52123456")
     assert (got["intent"], got["customer"], got["phone"]) == ("claim", "苏果便利店江宁店", "02552123456")
     assert parse("A200 也盤了 还有 二十二箱")["items"] == [{"sku": "A200", "qty": 264}]
+
+
+def test_formal_numerals_and_regional_words():
+    got = parse("兹于2026年11月3日向南京市鼓楼区万福超市销售A100共计贰拾箱，单价每箱人民币贰拾捌元整。")
+    assert got["customer"] == "南京市鼓楼区万福超市" and got["date"] == "2026-11-03"
+    assert got["items"] == [{"sku": "A100", "qty": 480, "amount_fen": 56000}]
+    got = parse("Ah Huat mini mart take 3 ctn B100 lah, 45 per ctn")
+    assert got["customer"] == "Ah Huat mini mart" and got["items"] == [{"sku": "B100", "qty": 45, "amount_fen": 13500}]
+    assert [parse(t)["intent"] for t in ("要得嘛", "ok can", "[强]", "cannot, cancel", "算了嘛")] == \
+        ["confirm", "confirm", "confirm", "cancel", "cancel"]

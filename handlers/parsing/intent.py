@@ -14,7 +14,7 @@ _SPACE = re.compile(r"[\s,，.。!！~～、]+")
 _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", "嘛", "的", "哈哈", "呗", "哟", "噢", "喔",
                         "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
                         "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~", "哎呀", "哎", "唉", "呃",
-                        "额", "诶"})
+                        "额", "诶", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
 # A quantity or price before a command phrase means the phrase is not what the message is about.
 _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
 CLAIM_LEAD = re.compile(r"^(?:一下|下|一家|一个|个|家)?\s*[,，:：]?\s*(?:叫做|名叫|名字叫|叫|是)?\s*")

@@ -20,7 +20,8 @@ from .sale import MAX_PACKS, Marked, mark, name_unknown, parse_sale, strip_fille
 from .skus import Mention, SkuMatcher
 from .units import to_base
 
-STOCK_WORDS = re.compile(r"库存|还有多少|还有没|有没有|有没$|仲有|几多|有冇|冇货|\bchk\b|\bstill have\b|\bany left\b|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
+STOCK_WORDS = re.compile(r"库存|还有多少|还有没|有没有|有没$|仲有|几多|有冇|冇货|还有好多|剩好多|\bchk\b|"
+                         r"\bcheck stock\b|\bstock or not\b|\bstill have\b|\bany left\b|还剩|剩多少|剩下多少|剩几|还有几|多少货|有货吗|有没有货|有货没|存货|货还有|有吗$|有没有|"
                          r"\bstock\b|\binventory\b|"
                          r"how (?:much|many)\b.*\b(?:left|remaining|in stock|on hand|do we have|have we got|do i have)|"
                          r"\b(?:left|remaining)\s*\??$", re.I)

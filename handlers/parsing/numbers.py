@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import cn2an
 
-CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨廿卅卌"
+CN_DIGITS = "零〇一二两三四五六七八九十百千万亿俩仨廿卅卌壹贰叁参肆伍陆柒捌玖拾佰仟"
 CN_NUM = rf"[{CN_DIGITS}]{{1,16}}(?:点[{CN_DIGITS}]{{1,8}})?"  # bounded: a longer run is no number, and scanning stays linear
 AR_NUM = r"\d{1,30}(?:,\d{3}){0,5}(?:\.\d{1,8})?"
 MULT = {"万": Decimal(10000), "w": Decimal(10000), "千": Decimal(1000), "k": Decimal(1000)}
@@ -26,7 +26,10 @@ _CN_RE = re.compile(rf"^{CN_NUM}$")
 
 
 # 俩/仨 (two, three), 廿/卅/卌 (twenty, thirty, forty: 廿五 = 25, 卅件 = 30)
-_SPOKEN = str.maketrans({"俩": "两", "仨": "三", "廿": "二十", "卅": "三十", "卌": "四十"})
+# and the formal capitals of invoices (贰拾捌 = 28)
+_SPOKEN = str.maketrans({"俩": "两", "仨": "三", "廿": "二十", "卅": "三十", "卌": "四十", "壹": "一", "贰": "二",
+                         "叁": "三", "参": "三", "肆": "四", "伍": "五", "陆": "六", "柒": "七", "捌": "八", "玖": "九",
+                         "拾": "十", "佰": "百", "仟": "千"})
 
 
 @lru_cache(maxsize=4096)

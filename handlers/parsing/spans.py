@@ -15,11 +15,11 @@ from functools import lru_cache
 from .numbers import CN_DIGITS, CN_NUM, EN_NUM, NUMBER, is_chinese_numeral, spoken_price, to_decimal
 from .units import unit_regex
 
-YUAN = r"(?:元钱|元|块钱|块|蚊|rmb\b|yuan\b|人民币)"  # 蚊: Cantonese yuan
+YUAN = r"(?:元整|元钱|元|圆整|圆|块钱|块|蚊|rmb\b|yuan\b|人民币)"  # 蚊: Cantonese yuan
 NUM_B = r"(?<![A-Za-z0-9.])"  # a number not glued to a code like A100
 NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?<=(?<![A-Za-z])[x×X*])|(?=[{CN_DIGITS}半]))"  # also `雪碧x5箱`  # … unless written in Chinese (A100二十箱)
 SIGN = r"(?:(?<![A-Za-z0-9.\-])(?P<neg>[-−]|负))?"
-PRICE_NUM = (rf"{SIGN}(?:[¥￥]\s*)?(?P<p>{NUMBER})"
+PRICE_NUM = (rf"{SIGN}(?:(?:[¥￥$]|人民币)\s*)?(?P<p>{NUMBER})"
              r"(?:\s*(?:块|元|蚊)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
 EACH_AFTER = re.compile(r"\s*(?:each|apiece)\b(?!\s*(?:@|at\b|for\b|\d))", re.I)
 SHARED = re.compile(r"(?:都是|都按|都|均为|均是|均|各|统一|一律)\s*[:：]?\s*$")
