@@ -23,9 +23,10 @@ EN_WEEKDAYS = {"monday": 0, "mon": 0, "tuesday": 1, "tue": 1, "tues": 1, "wednes
 MONTHS = {m: i + 1 for i, names in enumerate(
     ["jan january", "feb february", "mar march", "apr april", "may", "jun june", "jul july", "aug august",
      "sep sept september", "oct october", "nov november", "dec december"]) for m in names.split()}
-RELATIVE = {"今天": 0, "今日": 0, "寻日": 1, "琴日": 1, "噚日": 1, "听日": -1, "yday": 1, "yest": 1, "今儿个": 0, "今儿": 0, "昨儿个": 1, "前儿个": 2, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
+RELATIVE = {"昨": 1, "今天": 0, "今日": 0, "寻日": 1, "琴日": 1, "噚日": 1, "听日": -1, "yday": 1, "yest": 1, "今儿个": 0, "今儿": 0, "昨儿个": 1, "前儿个": 2, "今早": 0, "今晚": 0, "今天上午": 0, "昨天": 1, "昨日": 1, "昨儿": 1,
             "昨晚": 1, "昨夜": 1, "前天": 2, "前日": 2, "前儿": 2, "大前天": 3, "明天": -1, "明日": -1, "后天": -2,
-            "today": 0, "tonight": 0, "yesterday": 1, "tomorrow": -1}
+            "today": 0, "tonight": 0, "yesterday": 1, "tomorrow": -1, "day before yesterday": 2,
+            "the day before yesterday": 2}
 NEAR_FUTURE_DAYS = 31
 CN_SMALL = "一二两三四五六七八九十"
 _B = r"(?<![\dA-Za-z.\-/])"   # not glued to a number or word before
@@ -54,7 +55,8 @@ PATTERNS = [
     ("ago_en", re.compile(r"(?<![A-Za-z])(\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(?:(last|this|past|on|next)\s+)?({_EN_WEEKDAY_FULL})(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(last|this|past|on|next)\s+({_EN_WEEKDAY})(?![A-Za-z])\.?", re.I)),
-    ("rel_en", re.compile(r"(?<![A-Za-z])(today|tonight|yesterday|tomorrow|yday|yest)(?![A-Za-z])", re.I)),
+    ("rel_en", re.compile(r"(?<![A-Za-z])(the day before yesterday|day before yesterday|today|tonight|yesterday|"
+                          r"tomorrow|yday|yest)(?![A-Za-z])", re.I)),
 ]
 _EN_SMALL = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
 

@@ -14,10 +14,12 @@ _SPACE = re.compile(r"[\s,，.。!！~～、]+")
 _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", "嘛", "的", "哈哈", "呗", "哟", "噢", "喔",
                         "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
                         "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~", "哎呀", "哎", "唉", "呃",
-                        "额", "诶", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
+                        "额", "诶", "经核对", "核对", "上述", "以上", "信息", "内容", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
 # A quantity or price before a command phrase means the phrase is not what the message is about.
 _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
-CLAIM_LEAD = re.compile(r"^(?:一下|下|一家|一个|个|家)?\s*[,，:：]?\s*(?:叫做|名叫|名字叫|叫|是)?\s*")
+CLAIM_LEAD = re.compile(r"^(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|this)?"
+                        r"(?:撒|嘛|哈|啊|吧|呀|哦)?\s*[,，:：]?\s*"
+                        r"(?:叫做|名叫|名字叫|叫|是)?\s*", re.I)
 COMMAND_PINYIN = {"baodan": "sale", "kucun": "stock", "pandian": "count", "baobei": "claim"}
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
@@ -114,7 +116,7 @@ def command(norm: str) -> tuple[str | None, str]:
             return "bind", codes[0]
         if m.start() == 0 and not core[m.end():].strip(" :：码是"):
             return "bind", ""  # `绑定` alone: asked for the code
-    if len(core) <= 30 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
+    if len(core) <= 60 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
         return "undo", ""
     m = None
     for m in _regex("claim").finditer(low[:24]):  # the last one: `我这有个新客户想报备一下 叫…`

@@ -27,6 +27,7 @@ ABSURD = 1000  # a unit price a thousand times above or below the guide price is
 SIZE = re.compile(r"^(?:[A-Za-z0-9.\-]+|\d+(?:\.\d+)?\s*(?:毫升|升|克|千克|公斤|斤))$")
 SIZE_AFTER = re.compile(r"\s?(\d+(?:\.\d+)?\s*(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])(?!\s*(?:[元块%]|[\u4e00-\u9fff]))",
                         re.I)
+GLUED_SIZE = re.compile(r"(\d+(?:\.\d+)?(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])", re.I)
 BRANCH = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:分店|门店|店)$")
 COMMAND = re.compile(r"^\s*(?:报单|销售|出货|卖货|sale|sold|sell)(?![A-Za-z])\s*[:：]?\s*", re.I)
 
@@ -76,8 +77,8 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
     prices += g.other_prices(text, taken)
     bares = g.bare_numbers(text, taken, _sku_word(text, taken, matcher))
     ambiguous = [d for d in dates if d.ambiguous]
-    if ambiguous and not prices and not bares and (mentions or qtys):
-        d = ambiguous[-1]  # `11.16` with no other price is the price
+    if ambiguous and ambiguous[-1].start > 0 and not prices and not bares and (mentions or qtys):
+        d = ambiguous[-1]  # `11.30` opening a notebook line stays a date  # `11.16` with no other price is the price
         prices.append(Span(d.start, d.end, "price", Decimal(text[d.start:d.end]), None, "unmarked"))
         dates.remove(d)
     spans = qtys + prices
@@ -108,7 +109,7 @@ def _sku_word(text: str, taken: list[tuple[int, int]], matcher: SkuMatcher):
 
 def _with_size(text: str, m: Mention, matcher: SkuMatcher) -> Mention:
     """A size written after a name (`雪碧330`, `农夫山泉 550`) belongs to the name when a name holds it."""
-    size = SIZE_AFTER.match(text, m.end)
+    size = SIZE_AFTER.match(text, m.end) or GLUED_SIZE.match(text, m.end)  # `农夫550 一共…`
     if not size or not any(matcher.holds(c, size.group(1)) for c in m.codes):
         return m
     codes = matcher.narrow(m.codes, size.group(1))

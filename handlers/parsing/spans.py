@@ -97,7 +97,7 @@ class Grammar:
             rf"(?:\s*(?:零|又|加|\+|and)?\s*(?P<n2>\d{{1,9}}|[{CN_DIGITS}]{{1,16}})\s*(?P<u2>{units}))?", re.I)
         self.qty_simple = re.compile(rf"{NUM_BC}{SIGN}(?P<n>{NUMBER}|{EN_NUM}|半)\s*(?:个)?{unit}(?:\s*(?P<half>半))?"
                                      r"(?P<n2>)(?P<u2>)", re.I)
-        self.bare = re.compile(rf"(?:(?<![A-Za-z0-9])(?P<x>[x×*])\s*(?=\d)|(?<![A-Za-z0-9.\-])){SIGN}"
+        self.bare = re.compile(rf"(?:(?<![A-Za-z])(?P<x>[x×*])\s*(?=\d)|(?<![A-Za-z0-9.\-])){SIGN}"
                                r"(?P<p>\d+(?:,\d{3})*(?:\.\d+)?(?:[万千wWkK](?![A-Za-z]))?)"
                                r"(?![A-Za-z0-9.%])(?!-[A-Za-z0-9])",
                                re.I)

@@ -31,7 +31,8 @@ _FILLER = re.compile(rf"^(?:{_LEAD_SAFE})(?:(?<=[a-z])(?![a-z0-9'])|(?<![a-z]))"
 _FILLER_END = re.compile(rf"(?:(?<![a-z0-9])|(?<=[^a-z]))(?:{_FW})$", re.I)
 SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百货|店|铺|行|公司|集团|餐厅|餐馆|餐饮|饭店|饭馆|酒店|酒楼|酒家|食堂|批发部|"
                   r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|士多|烧烤|火锅|小吃|"
-                  r"美食城|城|副食|烟酒|粮油|水果|茶行|药房|"
+                  r"美食城|城|副食|烟酒|粮油|水果|茶行|药房|冒菜|串串|麻辣烫|快餐|菜馆|饭庄|蹄花|小面|米粉|"
+                  r"kopitiam|provision shop|mini ?mart|minimart|pte\.? ?ltd\.?|"
                   r"mart|store|shop|kitchen|restaurant|cafe|café|bar|hotel|market|supermarket|ltd\.?|co\.?|inc\.?|"
                   r"company|trading|group|hall|deli|bakery|foods?|pharmacy)$", re.I)
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
@@ -157,7 +158,7 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
     whole = text[seg[0][0]:seg[-1][1]]
     if pending or is_shop(whole):
         first = seg[0]
-        starts_name = is_shop(whole) and (first[2] in lexicon.NAME_START
+        starts_name = is_shop(whole) and (first[2] in lexicon.NAME_START and (first[0] == 0 or not mask[first[0] - 1])
                                           or pending and first[2] not in _AFTER_MARKER)  # 客户：再来一碗面馆
         if first[3] and not starts_name and (first[2] not in lexicon.SOFT or not is_shop(whole)
                                              and first[0] > 0 and mask[first[0] - 1]):
@@ -198,7 +199,7 @@ def _join_branches(text: str, out: list[Word]) -> list[Word]:
         prev = joined[-1] if joined else None
         spaced = prev is not None and not text[prev.end:w.start].strip()
         latin_then_shop = spaced and _LATIN_WORD.fullmatch(prev.text.replace(" ", "")) is not None \
-            and CJK.search(w.text) is not None and is_shop(w.text)  # `Ole' 精品超市`
+            and CJK.search(w.text) is not None and (is_shop(w.text) or is_shop(prev.text))  # `Ole' 精品超市`
         if latin_then_shop or spaced and BRANCH_WORD.match(w.text) \
                 and (is_shop(prev.text) or _LATIN_WORD.search(prev.text)) and not BRANCH_WORD.match(prev.text):
             joined[-1] = Word(prev.start, w.end, text[prev.start:w.end], prev.marked or w.marked)
