@@ -138,3 +138,11 @@ def test_formal_numerals_and_regional_words():
     assert got["customer"] == "Ah Huat mini mart" and got["items"] == [{"sku": "B100", "qty": 45, "amount_fen": 13500}]
     assert [parse(t)["intent"] for t in ("要得嘛", "ok can", "[强]", "cannot, cancel", "算了嘛")] == \
         ["confirm", "confirm", "confirm", "cancel", "cancel"]
+
+
+@pytest.mark.parametrize("text,intent", [
+    ("要得嘛 就这样整", "confirm"), ("没问题就这么着吧", "confirm"), ("先莫报了 那单算了嘛", "cancel"),
+    ("不好意思", "unknown"), ("今天天气不错", "unknown"), ("可以帮我查下库存吗", "stock"),
+])
+def test_a_short_unclear_message_with_one_kind_of_answer_word_is_that_answer(text, intent):
+    assert parse(text)["intent"] == intent

@@ -83,6 +83,20 @@ def yes_no(norm: str) -> str | None:
     return None
 
 
+def loose_yes_no(norm: str) -> str | None:
+    """The last resort for a short message that is otherwise unclear: it holds a yes word or a no
+    word of two characters or more (`要得嘛 就这样整`, `先莫报了 那单算了嘛`), only one kind, no number and
+    no question."""
+    bare = _SPACE.sub("", _TRAIL.sub("", norm)).lower()
+    if not bare or len(bare) > 16 or re.search(r"[\d吗?？]|么$", bare):
+        return None
+    yes = any(w in bare for w in _set("confirm") if len(w) >= 2 and not w.isascii())
+    no = any(w in bare for w in _set("cancel") if len(w) >= 2 and not w.isascii())
+    if yes != no:
+        return "confirm" if yes else "cancel"
+    return None
+
+
 def _has(text: str, intent: str) -> re.Match | None:
     return _regex(intent).search(text)
 

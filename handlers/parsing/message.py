@@ -113,7 +113,10 @@ def _intent(norm: str, matcher: SkuMatcher, today: date) -> tuple[str, str, Mark
         return "stock", core, None
     if mk is None and _names_a_contact(core):
         return "claim", CLAIM_LEAD.sub("", re.sub(r"^(?:还有|另外|再|又)", "", core)), None
-    return ("sale", norm, mk) if mk is not None else ("unknown", norm, None)
+    if mk is not None:
+        return "sale", norm, mk
+    loose = said.loose_yes_no(norm)
+    return (loose, "", None) if loose else ("unknown", norm, None)
 
 
 def _names_a_contact(text: str) -> bool:
