@@ -66,6 +66,14 @@ TIME = re.compile(r"(?:上午|下午|晚上|早上|中午|傍晚|凌晨|夜里)?
                   r":\d{2}(?!\d))|上午|下午|晚上|早上|中午|傍晚|凌晨|\b(?:\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?)\b", re.I)
 
 
+# What each kind of date cannot do without (a prefilter; the patterns decide).
+NEEDS = {kind: re.compile(chars, re.I) for kind, chars in {
+    "iso": r"\d", "md_slash": r"\d/", "md_dash": r"\d-", "md_dot": r"\d\.", "ago_en": r"ago", "md_cn": "月",
+    "day_cn": "[日号]", "ago_cn": "天", "week_cn": "[周期拜]", "en_md": "[a-z]", "week_en": "[a-z]", "rel_en": "[a-z]",
+    "holiday": "[" + "".join(sorted({n[0] for n in holidays.NAMES} | set("大正"))) + "]",
+}.items()}
+
+
 @dataclass(frozen=True)
 class DateMatch:
     start: int
@@ -129,6 +137,9 @@ def find_dates(text: str, today: date) -> list[DateMatch]:
     found: list[DateMatch] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern in PATTERNS:
+        need = NEEDS.get(kind)
+        if need is not None and not need.search(text):
+            continue  # a cheap test first: most messages hold no word this kind of date needs
         for m in pattern.finditer(text):
             if any(m.start() < e and s < m.end() for s, e in taken):
                 continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from functools import lru_cache
 from typing import Iterable
 
 import jieba
@@ -47,19 +48,25 @@ def add_words(names: Iterable[str]) -> None:
                 if len(han) >= 2 and han not in _added:
                     tk.add_word(han, 50_000)
                     _added.add(han)
+        _cut.cache_clear()  # new words may cut a run differently
+
+
+@lru_cache(maxsize=8192)
+def _cut(han: str) -> tuple[str, ...]:
+    """jieba's words of a Chinese run (cached: names and phrases recur across a partner's messages)."""
+    return tuple(tokenizer().cut(han, HMM=False))
 
 
 def tokens(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
     """(start, end, word) for text[start:end]: Chinese by jieba, letters and digits as runs;
     spaces and other characters are left out."""
     out = []
-    tk = tokenizer()
     pos = start
     while pos < end:
         han = _HAN.match(text, pos, end)
         if han:
             at = pos
-            for word in tk.cut(han.group(0), HMM=False):
+            for word in _cut(han.group(0)):
                 out.append((at, at + len(word), word))
                 at += len(word)
             pos = han.end()

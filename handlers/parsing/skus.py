@@ -12,7 +12,7 @@ from typing import Iterable, Protocol
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
-from . import lexicon
+from . import lexicon, segment
 from .units import unit_regex
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -111,6 +111,7 @@ class SkuMatcher:
             if len(CJK.findall(core)) >= 2:
                 cores.setdefault(core, set()).add(ref.code)
         self._add_glossary(phrases, cores)
+        segment.add_words(phrases)  # the catalog's names and aliases are words to jieba too
         self.phrases = {k: tuple(sorted(v)) for k, v in phrases.items()}
         self.cores = {k: tuple(sorted(v)) for k, v in cores.items() if k not in self.phrases}
         every = {**self.cores, **self.phrases}
