@@ -3,12 +3,14 @@ to simplified (OpenCC `t2s`), keeping every character's position so that a name 
 the text exactly as the user wrote it."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
 import opencc
 
 _T2S = opencc.OpenCC("t2s")
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
 
 
 @lru_cache(maxsize=4096)
@@ -23,7 +25,7 @@ def simplified(text: str) -> str:
     out = _T2S.convert(text)
     if len(out) != len(text):
         return "".join(_char(ch) for ch in text)
-    if any(ord(c) > 0xFFFF for c in out):  # `嗰` → `𠮶`: Cantonese characters stay as written
+    if _ASTRAL.search(out):  # `嗰` → `𠮶`: Cantonese characters stay as written
         return "".join(o if ord(o) <= 0xFFFF else t for o, t in zip(out, text))
     return out
 
