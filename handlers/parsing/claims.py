@@ -11,7 +11,7 @@ PHONE = re.compile(r"(?<![\d+])(?:(?:\+|00)?86[\s-]?)?(?:1[3-9]\d[\s-]?\d{4}[\s-
                    r"[\s-]?\d{4})(?!\d)")
 LABELS = re.compile(r"(?:统一社会信用代码|社会信用代码|信用代码|税号|uscc|联系电话|电话号码|电话|手机号码|手机号|手机|座机|"
                     r"联系人电话|tel|phone|mobile|客户名称|客户名|客户|公司名称|名称|name)\s*(?:是|为)?\s*[:：]?", re.I)
-POLITE_END = re.compile(r"(?:[\s,，]*(?:唔该晒|唔该|谢谢你|谢谢|麻烦了|麻烦你了|辛苦了|thanks|thx|pls|please|哈|啊|呀|吧))+$", re.I)
+POLITE_END = re.compile(r"(?:[\s,，。!！]*(?:唔该晒|唔该|谢谢你|谢谢|麻烦了|麻烦你了|辛苦了|thanks|thx|pls|please|哈|啊|呀|吧|[。!！])|[\s,，]+(?:老板|店主))+$", re.I)
 CONTACT = re.compile(r"[,，;；\s]*(?:联系人|contact)\s*[:：]?\s*([^\s,，;；\d]+)", re.I)
 USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

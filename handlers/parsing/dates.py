@@ -55,6 +55,7 @@ PATTERNS = [
     ("ago_en", re.compile(r"(?<![A-Za-z])(\d{1,2}|one|two|three|four|five|six|seven)\s+days?\s+ago(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(?:(last|this|past|on|next)\s+)?({_EN_WEEKDAY_FULL})(?![A-Za-z])", re.I)),
     ("week_en", re.compile(rf"(?<![A-Za-z])(last|this|past|on|next)\s+({_EN_WEEKDAY})(?![A-Za-z])\.?", re.I)),
+    ("day_en", re.compile(r"(?<![A-Za-z])(?:on\s+)?the\s+(\d{1,2})(?:st|nd|rd|th)(?![A-Za-z])", re.I)),
     ("rel_en", re.compile(r"(?<![A-Za-z])(the day before yesterday|day before yesterday|today|tonight|yesterday|"
                           r"tomorrow|yday|yest)(?![A-Za-z])", re.I)),
 ]
@@ -69,7 +70,7 @@ TIME = re.compile(r"(?:上午|下午|晚上|早上|中午|傍晚|凌晨|夜里)?
 # What each kind of date cannot do without (a prefilter; the patterns decide).
 NEEDS = {kind: re.compile(chars, re.I) for kind, chars in {
     "iso": r"\d", "md_slash": r"\d/", "md_dash": r"\d-", "md_dot": r"\d\.", "ago_en": r"ago", "md_cn": "月",
-    "day_cn": "[日号]", "ago_cn": "天", "week_cn": "[周期拜]", "en_md": "[a-z]", "week_en": "[a-z]", "rel_en": "[a-z]",
+    "day_cn": "[日号]", "day_en": "(?:st|nd|rd|th)", "ago_cn": "天", "week_cn": "[周期拜]", "en_md": "[a-z]", "week_en": "[a-z]", "rel_en": "[a-z]",
     "holiday": "[" + "".join(sorted({n[0] for n in holidays.NAMES} | set("大正"))) + "]",
 }.items()}
 
@@ -147,7 +148,7 @@ def find_dates(text: str, today: date) -> list[DateMatch]:
                 value, ambiguous = _resolve(kind, m, today)
             except (ValueError, KeyError, TypeError):
                 continue
-            if value is None and kind in ("day_cn", "md_dot", "md_slash", "md_dash", "ago_cn", "en_md"):
+            if value is None and kind in ("day_en", "day_cn", "md_dot", "md_slash", "md_dash", "ago_cn", "en_md"):
                 continue  # `35号`, `2.30`: not a date after all
             found.append(DateMatch(m.start(), m.end(), value, ambiguous))
             taken.append((m.start(), m.end()))
@@ -170,6 +171,9 @@ def _resolve(kind: str, m: re.Match, today: date) -> tuple[date | None, bool]:
     if kind == "day_cn":
         day = _int(g[1])
         return (_month_day(today, day, g[0]) if 1 <= day <= 31 else None), False
+    if kind == "day_en":
+        day = int(g[0])
+        return (_month_day(today, day, None) if 1 <= day <= 31 else None), False
     if kind in ("ago_cn", "ago_en"):
         n = _EN_SMALL.get(g[0].lower()) or _int(g[0])
         return today - timedelta(days=n), False

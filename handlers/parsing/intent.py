@@ -17,8 +17,8 @@ _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", 
                         "额", "诶", "经核对", "核对", "上述", "以上", "信息", "内容", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
 # A quantity or price before a command phrase means the phrase is not what the message is about.
 _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
-CLAIM_LEAD = re.compile(r"^(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|this)?"
-                        r"(?:撒|嘛|哈|啊|吧|呀|哦)?\s*[,，:：]?\s*"
+CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|this)"
+                        r"(?:撒|嘛|哈|啊|吧|呀|哦)?)?\s*[,，:：]?\s*(?:那旮旯|那边|这边|新开的|一家)*\s*"
                         r"(?:叫做|名叫|名字叫|叫|是)?\s*", re.I)
 COMMAND_PINYIN = {"baodan": "sale", "kucun": "stock", "pandian": "count", "baobei": "claim"}
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})

@@ -202,7 +202,8 @@ def _likeliest_name(plain: list[Word], text: str) -> tuple[int, int] | None:
                 start = group[j - 1].start if branch else w.start  # `华润万家 南京店`
                 names.append((2, w.end - start, (start, w.end)))
         for w in group:
-            names.append((1 if may_be_person(w.text) else 0, len(w.text), (w.start, w.end)))
+            if len(w.text) >= 2 or not CJK.match(w.text):  # one Chinese character is no one's name
+                names.append((1 if may_be_person(w.text) else 0, len(w.text), (w.start, w.end)))
     if not names:
         return None
     return max(names, key=lambda n: (n[0], n[1]))[2]

@@ -157,12 +157,14 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
         return pending
     whole = text[seg[0][0]:seg[-1][1]]
     if pending or is_shop(whole):
-        first = seg[0]
-        starts_name = is_shop(whole) and (first[2] in lexicon.NAME_START and (first[0] == 0 or not mask[first[0] - 1])
-                                          or pending and first[2] not in _AFTER_MARKER)  # 客户：再来一碗面馆
-        if first[3] and not starts_name and (first[2] not in lexicon.SOFT or not is_shop(whole)
-                                             and first[0] > 0 and mask[first[0] - 1]):
-            seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `又…`: not a name's first character
+        shop = is_shop(whole)
+        while seg and seg[0][3]:
+            first = seg[0]
+            starts_name = shop and (first[2] in lexicon.NAME_START and (first[0] == 0 or not mask[first[0] - 1])
+                                    or pending and first[2] not in _AFTER_MARKER)  # 客户：再来一碗面馆
+            if starts_name or (first[2] in lexicon.SOFT and (shop or first[0] == 0 or not mask[first[0] - 1])):
+                break
+            seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `我是…`, `又…`: not a name's first word
         if seg:
             out.append(Word(seg[0][0], seg[-1][1], text[seg[0][0]:seg[-1][1]], pending))
             pending = False
