@@ -21,6 +21,7 @@ CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this on
                         r"(?:撒|嘛|哈|啊|吧|呀|哦)?)?\s*[,，:：]?\s*(?:那旮旯|那边|这边|新开的|一家)*\s*"
                         r"(?:叫做|名叫|名字叫|叫|是)?\s*", re.I)
 COMMAND_PINYIN = {"baodan": "sale", "kucun": "stock", "pandian": "count", "baobei": "claim"}
+_GREETING = re.compile(r"你好|您好|大家好|老板好|早上好|晚上好|下午好|hello|hi")
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
 COMMAND_WORDS = {"报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock", "盘点": "count", "count": "count",
@@ -87,7 +88,7 @@ def loose_yes_no(norm: str) -> str | None:
     """The last resort for a short message that is otherwise unclear: it holds a yes word or a no
     word of two characters or more (`要得嘛 就这样整`, `先莫报了 那单算了嘛`), only one kind, no number and
     no question."""
-    bare = _SPACE.sub("", _TRAIL.sub("", norm)).lower()
+    bare = _GREETING.sub("", _SPACE.sub("", _TRAIL.sub("", norm)).lower())
     if not bare or len(bare) > 16 or re.search(r"[\d吗?？]|么$", bare):
         return None
     yes = any(w in bare for w in _set("confirm") if len(w) >= 2 and not w.isascii())

@@ -27,7 +27,7 @@ ABSURD = 1000  # a unit price a thousand times above or below the guide price is
 SIZE = re.compile(r"^(?:[A-Za-z0-9.\-]+|\d+(?:\.\d+)?\s*(?:毫升|升|克|千克|公斤|斤))$")
 SIZE_AFTER = re.compile(r"\s?(\d+(?:\.\d+)?\s*(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])(?!\s*(?:[元块%]|[\u4e00-\u9fff]))",
                         re.I)
-GLUED_SIZE = re.compile(r"(\d+(?:\.\d+)?(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z])", re.I)
+GLUED_SIZE = re.compile(r"(\d+(?:\.\d+)?(?:ml|l|毫升|升|g|kg|克)?)(?![\d.A-Za-z\u4e00-\u9fff])", re.I)  # not `净水器1台`
 BRANCH = re.compile(r"^[\u4e00-\u9fff]{1,4}(?:分店|门店|店)$")
 COMMAND = re.compile(r"^\s*(?:报单|销售|出货|卖货|sale|sold|sell)(?![A-Za-z])\s*[:：]?\s*", re.I)
 
@@ -92,7 +92,8 @@ def mark(text: str, matcher: SkuMatcher, today: date) -> Marked:
         if CJK.search(text[m.start:m.end]) and run and len(run) <= 3:
             taken.remove((m.start, m.end))
             mentions.remove(m)
-    return Marked(text, mentions, qtys, prices, bares, words(text, taken), dates)
+    items = [(m.start, m.end) for m in mentions] + [(s.start, s.end) for s in qtys + prices + bares]
+    return Marked(text, mentions, qtys, prices, bares, words(text, taken, items), dates)
 
 
 def _sku_word(text: str, taken: list[tuple[int, int]], matcher: SkuMatcher):

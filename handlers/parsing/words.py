@@ -80,13 +80,15 @@ def may_be_person(word: str) -> bool:
     return bool(PERSON.match(word) or FULL_NAME.match(word))
 
 
-def words(text: str, taken: list[tuple[int, int]]) -> list[Word]:
+def words(text: str, taken: list[tuple[int, int]], items: list[tuple[int, int]] | None = None) -> list[Word]:
     """The leftover words: runs of jieba tokens that are not grammar (fillers, verbs, particles,
     markers — lexicon.toml), split at punctuation and spaces; the run right after a marker
     (给/卖给/客户是/to …) is `marked` (the customer). A name is never cut inside a token."""
     mask = bytearray(len(text))
     for s, e in taken:
         mask[s:e] = b"\x01" * (e - s)
+    for s, e in items if items is not None else taken:
+        mask[s:e] = b"\x02" * (e - s)  # a product, quantity or price: what 和/都 may join
     out: list[Word] = []
     i, n = 0, len(text)
     pending = False
@@ -160,9 +162,9 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
         shop = is_shop(whole)
         while seg and seg[0][3]:
             first = seg[0]
-            starts_name = shop and (first[2] in lexicon.NAME_START and (first[0] == 0 or not mask[first[0] - 1])
+            starts_name = shop and (first[2] in lexicon.NAME_START and (first[0] == 0 or mask[first[0] - 1] != 2)
                                     or pending and first[2] not in _AFTER_MARKER)  # 客户：再来一碗面馆
-            if starts_name or (first[2] in lexicon.SOFT and (shop or first[0] == 0 or not mask[first[0] - 1])):
+            if starts_name or (first[2] in lexicon.SOFT and (shop or first[0] == 0 or mask[first[0] - 1] != 2)):
                 break
             seg = seg[1:]  # `苏打水和气泡水`: joins two marked things; `我是…`, `又…`: not a name's first word
         if seg:
