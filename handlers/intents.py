@@ -5,16 +5,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from .parsing import lexicon
 from .parsing.fold import simplified
 from .parsing.intent import yes_no
 
 # Longest words first so `我的报备` wins over `报备`.
-COMMAND_WORDS: dict[str, str] = {
-    "我的报备": "claims", "claims": "claims", "报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock",
-    "盘点": "count", "count": "count", "报备": "claim", "claim": "claim", "返利": "rebate", "rebate": "rebate",
-    "撤销": "undo", "undo": "undo", "确认": "confirm", "yes": "confirm", "取消": "cancel", "no": "cancel",
-    "绑定": "bind", "bind": "bind", "帮助": "help", "help": "help",
-}
+COMMAND_WORDS: dict[str, str] = lexicon.COMMANDS
 _WORDS = sorted(COMMAND_WORDS, key=len, reverse=True)
 
 

@@ -20,14 +20,10 @@ _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元�
 CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|this)"
                         r"(?:撒|嘛|哈|啊|吧|呀|哦)?)?\s*[,，:：]?\s*(?:那旮旯|那边|这边|新开的|一家)*\s*"
                         r"(?:叫做|名叫|名字叫|叫|是)?\s*", re.I)
-COMMAND_PINYIN = {"baodan": "sale", "kucun": "stock", "pandian": "count", "baobei": "claim"}
 _GREETING = re.compile(r"你好|您好|大家好|老板好|早上好|晚上好|下午好|hello|hi")
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
-COMMAND_WORDS = {"报单": "sale", "sale": "sale", "库存": "stock", "stock": "stock", "盘点": "count", "count": "count",
-                 "我的报备": "claims", "claims": "claims", "报备": "claim", "claim": "claim", "返利": "rebate",
-                 "rebate": "rebate", "撤销": "undo", "undo": "undo", "确认": "confirm", "yes": "confirm",
-                 "取消": "cancel", "no": "cancel", "绑定": "bind", "bind": "bind", "帮助": "help", "help": "help"}
+COMMAND_WORDS = lexicon.COMMANDS
 
 
 @lru_cache(maxsize=None)
@@ -143,9 +139,9 @@ def command(norm: str) -> tuple[str | None, str]:
         return "count", core[m.end():] if m.start() == 0 else f"{core[:m.start()]} {core[m.end():]}"
     if len(core) <= 20 and _has(low, "help") and not re.search(r"\d", low):
         return "help", ""
-    word = next((w for w in sorted({**COMMAND_WORDS, **COMMAND_PINYIN}, key=len, reverse=True) if low.startswith(w)
+    word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
                  and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)
-    said = COMMAND_WORDS.get(word) or COMMAND_PINYIN.get(word)
+    said = COMMAND_WORDS.get(word)
     if word is not None and said not in ("confirm", "cancel", "claims", "bind"):
         return said, core[len(word):].lstrip(" :：,，")
     if len(core) <= 20 and _has(low, "help"):

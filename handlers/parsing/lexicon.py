@@ -25,6 +25,7 @@ def phrases(intent: str) -> tuple[str, ...]:
     return tuple(sorted(load()["intents"][intent], key=len, reverse=True))
 
 
+COMMANDS: dict[str, str] = dict(load()["commands"])
 FILLER = words("filler")
 VERB = words("verb")
 PARTICLE = words("particle")
