@@ -64,13 +64,13 @@ class Grammar:
         pre = rf"(?<![{CN_DIGITS}\d])"
         self.per_unit = [
             # 每箱28元 / 每箱都是28 / 一箱28
-            re.compile(rf"(?P<one>每|{pre}一)\s*{unit}\s*(?P<sh>都是|都|均为|均)?\s*(?:是|卖|价格?|单价)?\s*[:：]?\s*"
+            re.compile(rf"(?P<one>每|{pre}一)\s*{unit}\s*(?P<sh>都是|都|均为|均)?\s*(?:是|卖|价格?|单价|给他算|给她算|给他|给她|算他|算她|算)?\s*[:：]?\s*"
                        rf"{PRICE_NUM}\s*{YUAN}?", re.I),
             # 28元/箱, 28/箱, 28元一箱, 28一箱, 28元每箱, 28 per case, 28 a case
             re.compile(rf"{NUM_BC}{PRICE_NUM}\s*(?P<y>{YUAN})?\s*(?P<c>/|一|每|per\s+|a\s+|an\s+)\s*{unit}", re.I),
         ]
         self.stated = [
-            re.compile(rf"(?:单价|价格|价钱|售价|卖价|报价|出货价|按|价)\s*(?:是|为)?\s*[:：]?\s*{PRICE_NUM}\s*{YUAN}?"
+            re.compile(rf"(?:单价|价格|价钱|售价|卖价|报价|出货价|给他算|给她算|算他|算她|按|价)\s*(?:是|为)?\s*[:：]?\s*{PRICE_NUM}\s*{YUAN}?"
                        rf"(?!\s*{units})", re.I),
             re.compile(rf"@\s*{PRICE_NUM}\s*{YUAN}?", re.I),
             re.compile(rf"{NUM_B}{PRICE_NUM}\s*{YUAN}?\s*(?:each|apiece|ea\b|/\s*each)", re.I),
