@@ -146,3 +146,19 @@ def test_formal_numerals_and_regional_words():
 ])
 def test_a_short_unclear_message_with_one_kind_of_answer_word_is_that_answer(text, intent):
     assert parse(text)["intent"] == intent
+
+
+@pytest.mark.parametrize("text,customer", [
+    ("今天早上我去了趟老街的德福粮油店，他们要了十五箱A100，说好了二十八一箱。", "德福粮油店"),   # a place before 的
+    ("今天中午在店里，一个叫陈姐的客户买走了一台D20，六千五百块。", "陈姐"),                       # 一个 is no quantity here
+    ("张老板说他那边再要十箱A100，还按二十八一箱", "张老板"),
+    ("A100 十箱 28 卖了，是谁要的我得问问同事", None),
+])
+def test_sales_told_as_stories(text, customer):
+    got = parse(text)
+    assert got["intent"] == "sale" and got["customer"] == customer and got["items"][0]["amount_fen"]
+
+
+def test_a_word_a_space_and_full_width_spaces():
+    assert parse("查 一下 　A200 　还有 　多少 ？") == {"intent": "stock", "sku": "A200", "partner": None}
+    assert parse("这个 　怎么 　用 ？ 教 一下 。")["intent"] == "help"

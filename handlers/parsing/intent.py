@@ -17,7 +17,7 @@ _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", 
                         "额", "诶", "经核对", "核对", "上述", "以上", "信息", "内容", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
 # A quantity or price before a command phrase means the phrase is not what the message is about.
 _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
-CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|this)"
+CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|new party|party|this)"
                         r"(?:撒|嘛|哈|啊|吧|呀|哦)?)?\s*[,，:：]?\s*(?:那旮旯|那边|这边|新开的|一家)*\s*"
                         r"(?:叫做|名叫|名字叫|叫|是)?\s*", re.I)
 _GREETING = re.compile(r"你好|您好|大家好|老板好|早上好|晚上好|下午好|hello|hi")
@@ -130,14 +130,14 @@ def command(norm: str) -> tuple[str | None, str]:
     if len(core) <= 60 and _has(low, "undo") and not re.search(r"\d", low.replace("上一", "")):
         return "undo", ""
     m = None
-    for m in _regex("claim").finditer(low[:24]):  # the last one: `我这有个新客户想报备一下 叫…`
+    for m in _regex("claim").finditer(low[:40]):  # the last one: `我这有个新客户想报备一下 叫…`
         pass
     if m and (m.start() == 0 or not _QTY_BEFORE.search(low[:m.start()])):
         return "claim", CLAIM_LEAD.sub("", core[m.end():].lstrip(" :：,，"))
     m = _regex("count").search(low[:14])
     if m and (m.start() == 0 or not _QTY_BEFORE.search(low[:m.start()])):
         return "count", core[m.end():] if m.start() == 0 else f"{core[:m.start()]} {core[m.end():]}"
-    if len(core) <= 20 and _has(low, "help") and not re.search(r"\d", low):
+    if len(core) <= 50 and _has(low, "help") and not re.search(r"\d", low):
         return "help", ""
     word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
                  and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)

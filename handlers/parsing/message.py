@@ -34,6 +34,7 @@ STOCK_NOISE = re.compile(r"库存|还有多少|还剩多少|还剩|剩多少|剩
 SALE_VERBS = re.compile("|".join(sorted((re.escape(v) for v in lexicon.words("verb") if len(v) > 1), key=len, reverse=True))
                         + r"|报单|\bsold\b|\bsell\b|\bsale\b", re.I)
 STRONG_VERBS = re.compile(r"卖了|卖给|卖出|售出|报单|\bsold\b|\bsell\b|\bsale\b", re.I)
+CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 LEFT_WORDS = re.compile(r"还剩|剩下|还有|剩")
 QUESTION = re.compile(r"[吗嘛么?？]|多少|几[箱件瓶个台]?")
 
@@ -48,6 +49,11 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
     source = normalize(text)
     norm = simplified(source)
     intent, rest, marked = _intent(norm, matcher, today)
+    if intent == "unknown" and CJK_GAP.search(norm):  # `查 一下 大瓶水 还有 多少`: a word a space
+        squeezed = CJK_GAP.sub("", norm)
+        again = _intent(squeezed, matcher, today)
+        if again[0] not in ("unknown", "sale"):
+            intent, rest, marked = again
     if intent == "sale":
         p = parse_sale(norm, matcher, today, marked=marked, source=source)
         out = {"intent": "sale", "customer": p.customer, "date": p.date.isoformat() if p.date else None,

@@ -21,6 +21,7 @@ NUM_BC = rf"(?:(?<![A-Za-z0-9.])|(?<=(?<![A-Za-z])[x×X*])|(?=[{CN_DIGITS}半]))
 SIGN = r"(?:(?<![A-Za-z0-9.\-])(?P<neg>[-−]|负))?"
 PRICE_NUM = (rf"{SIGN}(?:(?:[¥￥$]|人民币)\s*)?(?P<p>{NUMBER})"
              r"(?:\s*(?:块|元|蚊)(?P<jiao>[0-9一二两三四五六七八九])(?![0-9])(?:毛|角)?|\s*(?P<mao>毛|角)(?:钱)?)?")
+NOT_COUNTED = set("叫姓是人客朋老小")
 EACH_AFTER = re.compile(r"\s*(?:each|apiece)\b(?!\s*(?:@|at\b|for\b|\d))", re.I)
 SHARED = re.compile(r"(?:都是|都按|都|均为|均是|均|各|统一|一律)\s*[:：]?\s*$")
 # After a bare number these characters still end it (`28给张三`); any other Chinese character
@@ -130,6 +131,8 @@ class Grammar:
                 m = self.qty_simple.match(text, m.start())  # `二十箱` before a price `二十八一箱`
             if m is None or not free(taken, m.start(), m.end()):
                 continue
+            if m.group("u") == "个" and text[m.end():m.end() + 1] in NOT_COUNTED:
+                continue  # `一个叫陈姐的客户`: a person, not one piece
             n = Decimal("0.5") if m.group("n") == "半" else to_decimal(m.group("n"))
             if n is None:
                 continue

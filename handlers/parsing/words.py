@@ -158,6 +158,10 @@ def _flush(text: str, seg: list[tuple[int, int, str, bool]], out: list[Word], pe
     if not seg:
         return pending
     whole = text[seg[0][0]:seg[-1][1]]
+    de = [k for k, t in enumerate(seg) if t[2] == "的" and k + 1 < len(seg)]
+    if de and is_shop(after := text[seg[de[-1] + 1][0]:seg[-1][1]]) and len(after) >= 3:
+        seg = seg[de[-1] + 1:]  # `隔壁街的周奶奶杂货店`: the place before 的 is not the name (阿嬷的店 stays)
+        whole = after
     if pending or is_shop(whole):
         shop = is_shop(whole)
         while seg and seg[0][3]:
