@@ -4,7 +4,7 @@ from __future__ import annotations
 from services import conversation, identities
 
 from .context import Ctx
-from .intents import Parsed
+from .intents import Parsed, command_word
 from .messages import Reply
 from .router import INTENTS, PARSER, flow, intent
 from .texts import role_name
@@ -89,24 +89,33 @@ async def cancel(ctx: Ctx, parsed: Parsed) -> list[Reply]:
     state = await conversation.load(ctx.uow(), identity_id=ctx.identity.id)
     if state is None:
         return [Reply(ctx.t("nothing_to_cancel"))]
+    if not _plain_answer(ctx):
+        return [Reply(ctx.t("answer_plainly"))]  # `怎么取消`: a reading of ours, not a plain no
     await conversation.clear(ctx.uow(), identity_id=ctx.identity.id)
     return [Reply(ctx.t("cancelled"))]
 
 
 @intent("confirm")
 async def confirm(ctx: Ctx, parsed: Parsed) -> list[Reply]:
-    """`确认` with nothing pending (pending flows take `确认` themselves)."""
+    """`确认` with nothing pending (pending flows take `确认` themselves); a yes the pending step did
+    not take as plain (`嗯嗯 对的 麻烦了`) is asked again in so many words, never taken as a yes."""
+    if await conversation.load(ctx.uow(), identity_id=ctx.identity.id) is not None:
+        return [Reply(ctx.t("answer_plainly"))]
     return [Reply(ctx.t("nothing_to_confirm"))]
+
+
+def _plain_answer(ctx: Ctx) -> bool:
+    return command_word(ctx.msg.text or "") is not None
 
 
 CHOOSE = "choose"
 # What each role can be offered when a message is unclear, in a sensible default order.
 ROLE_CHOICES = {"member": ("sale", "stock", "claim", "rebate", "count", "claims", "help"),
                 "owner": ("sale", "stock", "claim", "rebate", "count", "claims", "help"),
-                "manager": ("stock", "claims", "rebate", "help"),
+                "manager": ("stock", "claims", "violations", "rebate", "help"),
                 "admin": ("help",)}
 # Choices that take the unclear message itself as their content (`还有一家 X 电话…` → 报备 X 电话…).
-WITH_TEXT = ("sale", "claim", "count", "stock")
+WITH_TEXT = ("sale", "count", "stock")  # a claim's name is asked for: a whole sentence is no name
 
 
 @intent("unknown")
@@ -122,7 +131,9 @@ async def unknown(ctx: Ctx, parsed: Parsed) -> list[Reply]:
     await conversation.save(ctx.uow(), identity_id=ctx.identity.id, flow=CHOOSE, step="pick",
                             data={"guesses": guesses, "text": (ctx.msg.text or "")[:500]})
     lines = "\n".join(f"{n} {ctx.t('choice.' + g)}" for n, g in enumerate(guesses, start=1))
-    return [Reply(ctx.t("unknown_choices", choices=lines), buttons=tuple(ctx.t("word." + g) for g in guesses))]
+    example = ctx.t("example.manager" if ctx.actor.role in ("manager", "admin") else "example.partner")
+    return [Reply(ctx.t("unknown_choices", choices=lines, example=example),
+                  buttons=tuple(ctx.t("word." + g) for g in guesses))]
 
 
 @flow(CHOOSE)

@@ -25,7 +25,7 @@ from .messages import Reply
 from .parsing import parse_message
 from .parsing.dates import find_dates
 from .parsing.sale import strip_fillers
-from .router import flow, intent
+from .router import PARSER, flow, intent
 from .understand import today
 
 FLOW = "sale"
@@ -51,6 +51,9 @@ async def step(ctx: Ctx, state: conversation.State) -> list[Reply] | None:
     if state.step == "confirm":
         if word and word.intent == "confirm" and not word.rest:
             return await _record(ctx, data)
+        meaning = await PARSER[-1](ctx, text)
+        if meaning.intent in ("correct", "undo"):
+            return [Reply(ctx.t("draft_not_saved"))]  # `改成5箱`, `撤销` never reach a saved sale meanwhile
         return None  # anything else is a new message; a new 报单 replaces this draft
     if word and word.intent not in ("confirm",):
         return None  # a command in the middle of a question: handle it, keep the draft

@@ -25,10 +25,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "unknown_hint": {"zh-CN": "发送「帮助」查看常用指令。", "en": "Send \"help\" for the commands."},
     "unknown_choices": {
-        "zh-CN": "没太明白您的意思。您是想：\n{choices}\n回复数字或点下方按钮即可，也可以直接说，例如「报单 A100 20箱 28元 张三超市」。",
+        "zh-CN": "没太明白您的意思。您是想：\n{choices}\n回复数字或点下方按钮即可，也可以直接说，例如{example}。",
         "en": "Sorry, I did not quite get that. Did you want to:\n{choices}\nReply with the number or tap a button, "
-              "or just say it, e.g. \"sale A100 20 cases 28 each to Lucky Mart\".",
+              "or just say it, e.g. {example}.",
     },
+    "example.partner": {"zh-CN": "「报单 A100 20箱 28元 张三超市」", "en": "\"sale A100 20 cases 28 each to Lucky Mart\""},
+    "example.manager": {"zh-CN": "「库存 P001」「我的报备」", "en": "\"stock P001\", \"claims\""},
+    "choice.violations": {"zh-CN": "看违规和申诉", "en": "see violations and appeals"},
+    "word.violations": {"zh-CN": "我的违规", "en": "violations"},
     "choice.sale": {"zh-CN": "报单（上报销售）", "en": "report a sale"},
     "choice.stock": {"zh-CN": "查库存", "en": "check stock"},
     "choice.count": {"zh-CN": "盘点库存", "en": "do a stocktake"},
@@ -50,6 +54,16 @@ TEXTS: dict[str, dict[str, str]] = {
     "cancelled": {"zh-CN": "好的，已取消。", "en": "OK, cancelled."},
     "nothing_to_cancel": {"zh-CN": "当前没有需要取消的操作。", "en": "There is nothing to cancel."},
     "nothing_to_confirm": {"zh-CN": "当前没有需要确认的内容。", "en": "There is nothing to confirm."},
+    "answer_plainly": {
+        "zh-CN": "还有一笔等您确认。要保存请回复「确认」，不要了请回复「取消」。",
+        "en": "Something is still waiting for you. Reply \"yes\" to save it or \"no\" to drop it.",
+    },
+    "draft_not_saved": {
+        "zh-CN": "这笔报单还没保存，之前的报单都没有改动。要修改请直接发送改好的完整内容"
+                 "（例如「报单 A100 5箱 28元 张三超市」），不要了请回复「取消」。",
+        "en": "This sale is not saved yet, and no earlier sale was changed. To change it, send the corrected "
+              "message in full (e.g. \"sale A100 5 cases 28 each to Lucky Mart\"), or reply \"no\" to drop it.",
+    },
 }
 
 ROLE_NAMES = {

@@ -230,3 +230,31 @@ async def test_a_chosen_meaning_takes_the_unclear_message_with_it(deps, runtime)
 async def test_a_manager_is_offered_only_what_a_manager_can_do(deps, runtime):
     text, replies = await say(deps, "今天天气不错", who="mgr")
     assert "您是想" in text and "报单" not in replies[0].buttons and "报备" not in replies[0].buttons
+
+
+async def test_a_correction_or_undo_at_a_read_back_never_touches_a_saved_sale(deps, runtime):
+    await say(deps, "报单 A100 2箱 28元 甲超市")
+    await say(deps, "确认")
+    await say(deps, "报单 A100 3箱 28元 乙超市")
+    for text in ("改成5箱", "撤销"):
+        reply, _ = await say(deps, text)
+        assert "还没保存" in reply
+    rows = await sales(runtime)
+    assert [(r[1], r[3], r[5]) for r in rows] == [("甲超市", "confirmed", 48)]
+    reply, _ = await say(deps, "确认")
+    assert "已记录报单" in reply and [r[1] for r in await sales(runtime)] == ["甲超市", "乙超市"]
+
+
+@pytest.mark.parametrize("text", ["没问题吧？", "不确定", "好的 等我再核对一下"])
+async def test_a_question_or_hesitation_at_a_read_back_saves_nothing(deps, runtime, text):
+    await say(deps, "报单 A100 3箱 28元 乙超市")
+    reply, _ = await say(deps, text)
+    assert "已记录" not in reply and await sales(runtime) == []
+
+
+async def test_a_manager_can_pick_violations_from_the_choices(deps, runtime):
+    text, replies = await say(deps, "那个申诉处理一下", who="mgr")
+    assert "我的违规" in replies[0].buttons and "库存 P001" in text
+    number = replies[0].buttons.index("我的违规") + 1
+    text, _ = await say(deps, str(number), who="mgr")
+    assert "您是想" not in text

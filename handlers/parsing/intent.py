@@ -14,7 +14,7 @@ _SPACE = re.compile(r"[\s,，.。!！~～、]+")
 _PARTICLES = frozenset({"啊", "呀", "吧", "哈", "呢", "了", "啦", "哦", "嘛", "的", "哈哈", "呗", "哟", "噢", "喔",
                         "谢谢", "thanks", "thx", "pls", "please", "哥", "姐", "老板", "亲", "先", "这单", "那单",
                         "这个", "那个", "就", "吧吧", "嗯", "嗯嗯", "emm", "em", "~", "哎呀", "哎", "唉", "呃",
-                        "额", "诶", "经核对", "核对", "上述", "以上", "信息", "内容", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
+                        "额", "诶", "麻烦了", "麻烦你了", "辛苦了", "辛苦", "经核对", "核对", "上述", "以上", "信息", "内容", "噻", "撒", "咯", "嘛", "lah", "leh", "lor", "ah", "哦豁", "!", "！", "✅", "~"})
 # A quantity or price before a command phrase means the phrase is not what the message is about.
 _QTY_BEFORE = re.compile(r"\d\s*[箱件瓶支罐听台套个袋提包盒桶元块]|[元块]|卖|送")
 CLAIM_LEAD = re.compile(r"^(?:(?:一下|一哈|下|一家|一个|个|家|this one|this customer|new customer|customer|new party|party|this)"
@@ -67,8 +67,8 @@ def _openers() -> re.Pattern:
 def yes_no(norm: str) -> str | None:
     """`好的没问题`, `嗯对的`, `ok👍` → confirm; `算了先不报了`, `不对不对` → cancel."""
     bare = _SPACE.sub("", _TRAIL.sub("", norm)).lower()
-    if not bare or len(bare) > 24:
-        return None
+    if not bare or len(bare) > 24 or re.search(r"[?？吗]|呢$", norm):
+        return None  # `没问题吧？` asks; it does not answer
     if _covered(bare, _set("confirm")):
         return "confirm"
     if _covered(bare, _set("cancel")):
@@ -85,10 +85,16 @@ def loose_yes_no(norm: str) -> str | None:
     word of two characters or more (`要得嘛 就这样整`, `先莫报了 那单算了嘛`), only one kind, no number and
     no question."""
     bare = _GREETING.sub("", _SPACE.sub("", _TRAIL.sub("", norm)).lower())
-    if not bare or len(bare) > 16 or re.search(r"[\d吗?？]|么$", bare):
+    if not bare or len(bare) > 16 or re.search(r"[\d吗?？]|么$|怎么|咋|如何", norm):
         return None
-    yes = any(w in bare for w in _set("confirm") if len(w) >= 2 and not w.isascii())
+    yes_words = [w for w in _set("confirm") if len(w) >= 2 and not w.isascii() and w in bare]
     no = any(w in bare for w in _set("cancel") if len(w) >= 2 and not w.isascii())
+    rest = bare
+    for w in sorted(yes_words, key=len, reverse=True):
+        rest = rest.replace(w, "")
+    if yes_words and re.search(r"[不没别等再核查问怎]", rest):
+        return None  # `不确定`, `好的 等我再核对一下`: hesitation, not a yes
+    yes = bool(yes_words)
     if yes != no:
         return "confirm" if yes else "cancel"
     return None
