@@ -162,3 +162,12 @@ def test_sales_told_as_stories(text, customer):
 def test_a_word_a_space_and_full_width_spaces():
     assert parse("查 一下 　A200 　还有 　多少 ？") == {"intent": "stock", "sku": "A200", "partner": None}
     assert parse("这个 　怎么 　用 ？ 教 一下 。")["intent"] == "help"
+
+
+@pytest.mark.parametrize("text,customer", [
+    ("报备 百家乐超市 139-1111-2222 他们想进点小瓶水", "百家乐超市"),     # a remark after the shop is no name
+    ("报备 Lucky Mart Co., Ltd. 13912345678", "Lucky Mart Co., Ltd."),
+    ("报备 永辉超市 鼓楼店 13912345678", "永辉超市 鼓楼店"),
+])
+def test_a_claimed_name_is_the_shop(text, customer):
+    assert parse(text)["customer"] == customer

@@ -36,6 +36,22 @@ def uscc_valid(code: str) -> bool:
     return USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
+def _shop_part(name: str) -> str:
+    """`百家乐超市 他们想进点小瓶水`, `好邻居便利店 老板姓王`: the shop, not the remark after it."""
+    from .words import BRANCH_WORD, is_shop
+    parts = [p for p in re.split(r"\s*[,，;；]\s*|\s+", name) if p]
+    if len(parts) < 2:
+        return name
+    for k, part in enumerate(parts):
+        if is_shop(part) and not BRANCH_WORD.match(part) or k + 1 < len(parts) and BRANCH_WORD.match(parts[k + 1]):
+            end = k + 2 if k + 1 < len(parts) and BRANCH_WORD.match(parts[k + 1]) else k + 1
+            kept = parts[:end]
+            stop = name.find(kept[-1], name.find(kept[0])) + len(kept[-1])
+            dropped = name[stop:]
+            return name[:stop] if re.search(r"[\u4e00-\u9fff]", dropped) else name  # `Co., Ltd.` stays
+    return name
+
+
 def parse_claim(rest: str) -> dict:
     """`NAME [phone] [USCC]` in any order after the command word; labels (电话:, 信用代码:) dropped."""
     text = unicodedata.normalize("NFKC", rest or "")
@@ -58,6 +74,7 @@ def parse_claim(rest: str) -> dict:
     name = re.sub(r"\s+", " ", text).strip(" ,，;；:：、/|-")
     name = re.sub(r"\s*[,，;；、/|]\s*$", "", name).strip()
     name = POLITE_END.sub("", name).strip(" ,，;；:：、/|-")
+    name = _shop_part(name)
     out = {"customer": name or None, "phone": phone, "uscc": uscc}
     if contact:
         out["contact"] = contact.group(1)
