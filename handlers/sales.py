@@ -25,8 +25,8 @@ from .messages import Reply
 from .parsing import parse_message
 from .parsing.dates import find_dates
 from .parsing.sale import strip_fillers
-from .router import PARSER, flow, intent
-from .understand import today
+from .router import flow, intent
+from .understand import changes_the_last_sale, today
 
 FLOW = "sale"
 ORDER = ("sku", "quantity", "price", "customer")
@@ -51,8 +51,7 @@ async def step(ctx: Ctx, state: conversation.State) -> list[Reply] | None:
     if state.step == "confirm":
         if word and word.intent == "confirm" and not word.rest:
             return await _record(ctx, data)
-        meaning = await PARSER[-1](ctx, text)
-        if meaning.intent in ("correct", "undo"):
+        if changes_the_last_sale(text):
             return [Reply(ctx.t("draft_not_saved"))]  # `改成5箱`, `撤销` never reach a saved sale meanwhile
         return None  # anything else is a new message; a new 报单 replaces this draft
     if word and word.intent not in ("confirm",):

@@ -9,7 +9,8 @@ from . import router
 from .catalog_cache import MATCHERS
 from .context import Ctx
 from .intents import Parsed, normalize
-from .parsing import parse_message
+from .parsing import intent as said, parse_message
+from .parsing.fold import simplified
 from .parsing.numbers import NUMBER, to_decimal
 
 CORRECT = re.compile(rf"^(?P<sku>[A-Za-z][A-Za-z0-9\-]*)?\s*(?:数量)?(?:改成|改为|更正为|改)\s*(?P<n>{NUMBER})\s*"
@@ -20,6 +21,12 @@ CORRECT_PRICE = re.compile(rf"^(?P<sku>[A-Za-z][A-Za-z0-9\-]*)?\s*(?:价格|单�
 
 def today(ctx: Ctx):
     return ctx.uow().now().astimezone(ctx.deps.settings.tz).date()
+
+
+def changes_the_last_sale(text: str) -> bool:
+    """`改成5箱`, `价格改成27`, `撤销`: a correction or an undo, told without reading the whole message."""
+    norm = normalize(text)
+    return bool(CORRECT.match(norm) or CORRECT_PRICE.match(norm)) or said.command(simplified(norm))[0] == "undo"
 
 
 async def understand(ctx: Ctx, text: str) -> Parsed:

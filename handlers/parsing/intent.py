@@ -24,6 +24,7 @@ _GREETING = re.compile(r"你好|您好|大家好|老板好|早上好|晚上好|�
 _SOFT_NO = frozenset({"不对", "不是", "错了", "不行", "no", "n", "wrong"})
 CODE = re.compile(r"(?<![A-Za-z0-9])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9\-]{3,}(?![A-Za-z0-9])")
 COMMAND_WORDS = lexicon.COMMANDS
+_BY_LENGTH = sorted(COMMAND_WORDS, key=len, reverse=True)
 
 
 @lru_cache(maxsize=None)
@@ -145,7 +146,7 @@ def command(norm: str) -> tuple[str | None, str]:
         return "count", core[m.end():] if m.start() == 0 else f"{core[:m.start()]} {core[m.end():]}"
     if len(core) <= 50 and _has(low, "help") and not re.search(r"\d", low):
         return "help", ""
-    word = next((w for w in sorted(COMMAND_WORDS, key=len, reverse=True) if low.startswith(w)
+    word = next((w for w in _BY_LENGTH if low.startswith(w)
                  and not (w.isascii() and len(low) > len(w) and low[len(w)].isalnum())), None)
     said = COMMAND_WORDS.get(word)
     if word is not None and said not in ("confirm", "cancel", "claims", "bind"):

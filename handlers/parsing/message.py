@@ -91,7 +91,6 @@ def parse_message(text: str, matcher: SkuMatcher, today: date) -> dict:
 def guesses(norm: str, matcher: SkuMatcher) -> list[str]:
     """What an unclear message most likely wanted, best first (four at most): a product named points
     to a sale, stock or a count; a shop-like name to a claim; numbers to a sale."""
-    from .words import is_shop
     order: list[str] = []
     if matcher.find(norm):
         order += ["sale", "stock", "count"]

@@ -8,27 +8,6 @@ from dataclasses import dataclass
 from . import lexicon, segment
 
 PUNCT = re.compile(r"[,，;；:：。!！?？、\n()（）\[\]【】<>《》\"“”]+")
-MARKER = re.compile(r"(?:卖给|送给|发给|交给|拿给|出给|售给|供给|给(?![我俺咱])|客户名称|客户名|客户是|客户为|客户|顾客|买家|买方|购买方|收货方|"
-                    r"收货人|门店(?=\s*[:：])|\bsold\s+to\b|\bto\b|\bcustomer\b|\bclient\b|\bbuyer\b)\s*(?:是|为)?\s*[:：]?\s*",
-                    re.I)
-FILLER_WORDS = ("卖了", "卖出", "售出", "卖掉", "送了", "发了", "出了", "出库", "发货", "出货", "报单", "销售", "报一下", "记一下",
-                "登记", "录一下", "帮我", "帮忙", "麻烦", "请", "谢谢", "辛苦", "了", "的", "一下", "和", "跟", "还有", "以及",
-                "另外", "都是", "都", "各", "每", "元", "块", "共", "啊", "呢", "哈", "哦", "呀", "嗯", "我们", "我", "刚刚",
-                "刚才", "刚", "又", "再", "要了", "订了", "买了", "拿了", "提了", "进了", "走了", "一单", "这单", "单价", "价格",
-                "订单", "单子", "单", "日期", "时间", "备注", "商品", "产品", "数量", "金额", "你好", "您好", "老板好", "在吗",
-                "哈喽", "给我", "我来", "帮我记", "记一下", "那边", "那里", "这边", "这里", "家里", "早", "上午", "下午",
-                "晚上", "早上", "中午", "卖货", "hi", "hello", "hey", "ok", "好的",
-                "数量", "总价", "给", "卖", "送", "发", "sold", "sell", "sale", "to", "for", "at", "on", "and", "of", "each",
-                "total", "in", "yuan", "rmb", "customer", "client", "please", "pls", "thanks", "thx", "per", "price",
-                "qty",
-                "with", "from", "by", "is", "was", "were", "we", "i", "today", "just", "have", "has")
-VERBS = {"卖", "送", "发", "给"}  # at a name's end only after a shop word: 张三超市发 → 张三超市, 大润发 stays
-_FW = "|".join(sorted(map(re.escape, FILLER_WORDS), key=len, reverse=True))
-# Fillers go at either end; a single Chinese verb (卖/送/发/给) only at the end, so 发达超市 keeps its name.
-_LEAD_SAFE = "|".join(sorted((re.escape(w) for w in FILLER_WORDS if len(w) > 1 or w.isascii() or w in "了的和跟每各都单"),
-                             key=len, reverse=True))
-_FILLER = re.compile(rf"^(?:{_LEAD_SAFE})(?:(?<=[a-z])(?![a-z0-9'])|(?<![a-z]))", re.I)
-_FILLER_END = re.compile(rf"(?:(?<![a-z0-9])|(?<=[^a-z]))(?:{_FW})$", re.I)
 SHOP = re.compile(r"(?:超市|便利店|便利|商店|商行|商场|商城|百货|店|铺|行|公司|集团|餐厅|餐馆|餐饮|饭店|饭馆|酒店|酒楼|酒家|食堂|批发部|"
                   r"批发|经营部|门市部|部|厂|中心|商贸|贸易|超|馆|社|站|坊|堂|楼|广场|市场|摊|档|家|院|校|所|会所|吧|士多|烧烤|火锅|小吃|"
                   r"美食城|城|副食|烟酒|粮油|水果|茶行|药房|冒菜|串串|麻辣烫|快餐|菜馆|饭庄|蹄花|小面|米粉|"
@@ -54,16 +33,11 @@ class Word:
 
 
 def strip_fillers(text: str) -> str:
-    """`卖了老王的` → `老王`: drops filler words at both ends, repeatedly."""
-    prev = None
+    """`卖了老王的` → `老王`: the text from its first name-like run to its last, by the same grammar
+    words (lexicon.toml) as the parser; an answer made only of grammar words is empty."""
     text = text.strip(" :：-~")
-    while prev != text:
-        prev = text
-        text = _FILLER.sub("", text).strip(" :：-~")
-        end = _FILLER_END.search(text)
-        if end and not (end.group(0) in VERBS and not is_shop(text[:end.start()])):
-            text = text[:end.start()].strip(" :：-~")
-    return text
+    runs = words(text, [])
+    return text[runs[0].start:runs[-1].end] if runs else ""
 
 
 def is_shop(word: str) -> bool:
@@ -236,7 +210,7 @@ def glued_name(text: str, end: int, taken: list[tuple[int, int]]) -> str | None:
     while j < len(text) and CJK.match(text[j]) and not any(s <= j < e for s, e in taken):
         j += 1
     run = text[end:j]
-    marker = MARKER.search(run)
-    if marker:
-        run = run[:marker.start()]
+    marker = next((ts for ts, _te, tok in segment.tokens(run, 0, len(run)) if tok in lexicon.MARKER), None)
+    if marker is not None:
+        run = run[:marker]
     return run if run and is_shop(run) else None
