@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services import claims_match
 from services.config import Settings, load_settings
 from storage import migrate
 from storage.db import is_sqlite, make_engine
@@ -35,7 +36,7 @@ async def build_runtime(settings: Settings | None = None, *, clock=None, upgrade
     db = settings.database
     engine = make_engine(db.url, echo=db.echo, busy_timeout_ms=db.busy_timeout_ms, pool_size=db.pool_size)
     if upgrade if upgrade is not None else is_sqlite(db.url):
-        await migrate.upgrade(engine)
+        await migrate.upgrade(engine, claim_index=claims_match.stored_index)
     return Runtime(settings=settings, engine=engine, clock=clock or SystemClock())
 
 

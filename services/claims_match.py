@@ -177,6 +177,13 @@ def index_rows(claim_id: int, keys: dict) -> list[dict]:
     return [{"key": k, "province": province, "claim_id": claim_id} for k in keys["lookup"]]
 
 
+def stored_index(customer: str) -> tuple[tuple[str, str, str, str], int, tuple[int, ...]]:
+    """What a stored claim keeps for lookups — its name parts, province and keys — as the composition
+    root hands it to migrations that rewrite them (storage never imports these rules)."""
+    parts, lookup = name_parts(customer)
+    return parts, province_of(parts[2]), lookup
+
+
 def province_of(region_key_: str) -> int:
     """The province code of a stored region as a number: the one every reading lies in, 0 when a
     reading names none or they differ."""

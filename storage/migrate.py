@@ -18,9 +18,11 @@ def alembic_config(url: str = "") -> Config:
     return cfg
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrates the database behind `engine` to `revision`."""
-    await _run(engine, lambda cfg: command.upgrade(cfg, revision))
+async def upgrade(engine: AsyncEngine, revision: str = "head", *, claim_index=None) -> None:
+    """Migrates the database behind `engine` to `revision`. `claim_index(customer)` → (name parts,
+    province, keys): the claim-name rules, for revisions that rewrite stored claims' derived rows
+    (the caller passes services.claims_match.stored_index; storage knows no domain rules)."""
+    await _run(engine, lambda cfg: command.upgrade(cfg, revision), claim_index=claim_index)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
@@ -34,10 +36,11 @@ async def current(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
 
-async def _run(engine: AsyncEngine, action) -> None:
+async def _run(engine: AsyncEngine, action, **attributes) -> None:
     async with engine.begin() as conn:
         def go(sync_conn):
             cfg = alembic_config()
+            cfg.attributes.update(attributes)
             cfg.attributes["connection"] = sync_conn
             action(cfg)
         await conn.run_sync(go)

@@ -252,7 +252,7 @@ async def test_migration_0006_rewrites_name_parts_and_keys_by_these_rules(uow, s
     engine = make_engine(settings.database.url)
     try:
         await migrate.downgrade(engine, "0005")
-        await migrate.upgrade(engine)
+        await migrate.upgrade(engine, claim_index=claims_match.stored_index)
     finally:
         await engine.dispose()
     async with uow:

@@ -8,12 +8,13 @@ Create Date: 2026-12-05
 
 No schema change: `customer_claim`'s name parts and the `claim_key` rows are derived from the
 customer name, like a search index, and a lookup only finds what was written by the rules it looks
-up with. So every claim is split again here with services.claims_match (the one place those rules
-live; this revision is the one that made them), a batch at a time. Downgrade leaves the rows as
+up with. So every claim is split again here, a batch at a time, by the rules the caller hands in
+(`migrate.upgrade(..., claim_index=services.claims_match.stored_index)`: the one place those rules
+live; storage does not import them). Downgrade leaves the rows as
 written: the earlier code then finds most claims as before, and each fully again once written anew.
 """
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = '0006'
 down_revision = '0005'
@@ -25,8 +26,7 @@ PARTS = ("name_key", "brand_key", "region_key", "industry_key")
 
 
 def upgrade() -> None:
-    from services import claims_match
-
+    index = context.config.attributes.get("claim_index")
     bind = op.get_bind()
     claim = sa.table("customer_claim", sa.column("id", sa.Integer), sa.column("customer", sa.String),
                      *(sa.column(p, sa.String) for p in PARTS))
@@ -41,10 +41,12 @@ def upgrade() -> None:
                             .order_by(claim.c.id).limit(BATCH)).all()
         if not rows:
             return
+        if index is None:
+            raise RuntimeError("revision 0006 splits stored claims again and needs the claim-name rules: "
+                               "migrate with `partnerbot db upgrade` (or any partnerbot command on SQLite)")
         changes, keys = [], []
         for claim_id, customer in rows:
-            parts, lookup = claims_match.name_parts(customer)
-            province = claims_match.province_of(parts[2])
+            parts, province, lookup = index(customer)
             changes.append({"claim": claim_id, **{"new_" + p: v for p, v in zip(PARTS, parts)}})
             keys += [{"key": k, "province": province, "claim_id": claim_id} for k in lookup]
         bind.execute(update, changes)
